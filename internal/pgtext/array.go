@@ -1,0 +1,475 @@
+package pgtext
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// maxArrayDims is PostgreSQL's MAXDIM.
+const maxArrayDims = 6
+
+// ParseArray reads a PostgreSQL array literal ("{a,b}", "{\"a b\",NULL}",
+// "{{1,2},{3,4}}", "[1:2]={a,b}") as array_in does and returns its elements
+// in storage order, flattened; a nil element is SQL NULL. Element values
+// are not checked against an element type: see ParseUUIDArray and friends.
+func ParseArray(s string) ([]*string, error) {
+	p := arrayParser{in: s}
+	return p.parse()
+}
+
+type arrayParser struct {
+	in string
+}
+
+func (p *arrayParser) fail(detail string) error {
+	return &SyntaxError{Type: "array", Input: p.in, Reason: detail + ` Accepted: a PostgreSQL array literal such as "{a,b}", "{}" or "{\"a\",NULL}", or a JSON array`}
+}
+
+// Parse states of ArrayCount (PostgreSQL 15 arrayfuncs.c).
+const (
+	stNoLevel = iota
+	stLevelStarted
+	stElemStarted
+	stElemCompleted
+	stQuotedElemStarted
+	stQuotedElemCompleted
+	stElemDelimited
+	stLevelCompleted
+	stLevelDelimited
+)
+
+func (p *arrayParser) parse() ([]*string, error) {
+	s := p.in
+	i := 0
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	// Optional dimension decoration: [lb:ub][lb:ub]...=
+	var declared []int64
+	for i < len(s) && s[i] == '[' {
+		if len(declared) >= maxArrayDims {
+			return nil, p.fail(fmt.Sprintf("number of array dimensions exceeds the maximum allowed (%d).", maxArrayDims))
+		}
+		i++
+		j := i
+		for j < len(s) && (isDigit(s[j]) || s[j] == '-' || s[j] == '+') {
+			j++
+		}
+		if j == i {
+			return nil, p.fail(`"[" must introduce explicitly-specified array dimensions.`)
+		}
+		// PostgreSQL 15 reads the bound with atoi: "1-1" is 1.
+		first := atoi32(s[i:j])
+		lb, ub := int64(1), first
+		i = j
+		if i < len(s) && s[i] == ':' {
+			i++
+			j = i
+			for j < len(s) && (isDigit(s[j]) || s[j] == '-' || s[j] == '+') {
+				j++
+			}
+			if j == i {
+				return nil, p.fail("Missing array dimension value.")
+			}
+			lb, ub = first, atoi32(s[i:j])
+			i = j
+		}
+		if i >= len(s) || s[i] != ']' {
+			return nil, p.fail(`Missing "]" after array dimensions.`)
+		}
+		i++
+		if ub < lb {
+			return nil, p.fail("upper bound cannot be less than lower bound")
+		}
+		declared = append(declared, ub-lb+1)
+	}
+	if len(declared) > 0 {
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+		if i >= len(s) || s[i] != '=' {
+			return nil, p.fail(`Missing "=" after array dimensions.`)
+		}
+		i++
+		for i < len(s) && isSpace(s[i]) {
+			i++
+		}
+	}
+	if i >= len(s) || s[i] != '{' {
+		return nil, p.fail(`Array value must start with "{" or dimension information.`)
+	}
+	body := s[i:]
+	dims, err := p.count(body)
+	if err != nil {
+		return nil, err
+	}
+	if len(declared) > 0 {
+		if len(declared) != len(dims) {
+			return nil, p.fail("Specified array dimensions do not match array contents.")
+		}
+		for k := range dims {
+			if declared[k] != dims[k] {
+				return nil, p.fail("Specified array dimensions do not match array contents.")
+			}
+		}
+	}
+	return p.elements(body)
+}
+
+// count checks the structure as ArrayCount does and returns the length of
+// each dimension ({} gives no dimensions).
+func (p *arrayParser) count(s string) ([]int64, error) {
+	var temp, nelemsLast [maxArrayDims]int64
+	var nelems [maxArrayDims]int64
+	for k := range nelems {
+		nelems[k] = 1
+	}
+	nestLevel := 0
+	ndim := 0
+	inQuotes := false
+	state := stNoLevel
+	emptyArray := true
+	eoArray := false
+	i := 0
+	for !eoArray {
+		if i >= len(s) {
+			return nil, p.fail("Unexpected end of input.")
+		}
+		c := s[i]
+		itemDone := false
+		switch c {
+		case '\\':
+			if state != stLevelStarted && state != stElemStarted && state != stQuotedElemStarted && state != stElemDelimited {
+				return nil, p.fail(`Unexpected "\" character.`)
+			}
+			if state != stQuotedElemStarted {
+				state = stElemStarted
+			}
+			if i+1 < len(s) {
+				i++
+			} else {
+				return nil, p.fail("Unexpected end of input.")
+			}
+			emptyArray = false
+		case '"':
+			if state != stLevelStarted && state != stQuotedElemStarted && state != stElemDelimited {
+				return nil, p.fail(`Unexpected array element.`)
+			}
+			inQuotes = !inQuotes
+			if inQuotes {
+				state = stQuotedElemStarted
+			} else {
+				state = stQuotedElemCompleted
+			}
+			emptyArray = false
+		case '{':
+			if !inQuotes {
+				if state != stNoLevel && state != stLevelStarted && state != stLevelDelimited {
+					return nil, p.fail(`Unexpected "{" character.`)
+				}
+				state = stLevelStarted
+				if nestLevel >= maxArrayDims {
+					return nil, p.fail(fmt.Sprintf("number of array dimensions exceeds the maximum allowed (%d).", maxArrayDims))
+				}
+				temp[nestLevel] = 0
+				nestLevel++
+				if ndim < nestLevel {
+					ndim = nestLevel
+				}
+			}
+		case '}':
+			if !inQuotes {
+				if state != stElemStarted && state != stElemCompleted && state != stQuotedElemCompleted && state != stLevelCompleted && !(nestLevel == 1 && state == stLevelStarted) {
+					return nil, p.fail(`Unexpected "}" character.`)
+				}
+				state = stLevelCompleted
+				if nestLevel == 0 {
+					return nil, p.fail(`Unmatched "}" character.`)
+				}
+				nestLevel--
+				if nelemsLast[nestLevel] != 0 && nelems[nestLevel] != nelemsLast[nestLevel] {
+					return nil, p.fail("Multidimensional arrays must have sub-arrays with matching dimensions.")
+				}
+				nelemsLast[nestLevel] = nelems[nestLevel]
+				nelems[nestLevel] = 1
+				if nestLevel == 0 {
+					eoArray = true
+					itemDone = true
+				} else {
+					temp[nestLevel-1]++
+				}
+			}
+		case ',':
+			if !inQuotes {
+				if state != stElemStarted && state != stElemCompleted && state != stQuotedElemCompleted && state != stLevelCompleted {
+					return nil, p.fail(`Unexpected "," character.`)
+				}
+				if state == stLevelCompleted {
+					state = stLevelDelimited
+				} else {
+					state = stElemDelimited
+				}
+				itemDone = true
+				nelems[nestLevel-1]++
+			}
+		default:
+			if !inQuotes && !isSpace(c) {
+				if state != stLevelStarted && state != stElemStarted && state != stElemDelimited {
+					return nil, p.fail("Unexpected array element.")
+				}
+				state = stElemStarted
+				emptyArray = false
+			} else if inQuotes {
+				emptyArray = false
+			}
+		}
+		_ = itemDone
+		i++
+	}
+	for ; i < len(s); i++ {
+		if !isSpace(s[i]) {
+			return nil, p.fail("Junk after closing right brace.")
+		}
+	}
+	if emptyArray {
+		return nil, nil
+	}
+	dims := make([]int64, ndim)
+	for k := 0; k < ndim; k++ {
+		dims[k] = nelemsLast[k]
+	}
+	return dims, nil
+}
+
+// elements extracts the element strings as ReadArrayStr does, once count
+// has accepted the structure: quotes and backslashes removed, unquoted
+// leading and trailing blanks trimmed, and an unquoted NULL read as null.
+func (p *arrayParser) elements(s string) ([]*string, error) {
+	var out []*string
+	var buf strings.Builder
+	inElem := false
+	quoted := false   // the element had a quote or escape: not NULL
+	inQuotes := false // inside "..."
+	lastLiteral := -1 // buf length after the last char that must not be trimmed
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\':
+			i++
+			buf.WriteByte(s[i])
+			inElem = true
+			quoted = true
+			lastLiteral = buf.Len()
+		case c == '"':
+			inQuotes = !inQuotes
+			inElem = true
+			quoted = true
+			lastLiteral = buf.Len()
+		case inQuotes:
+			buf.WriteByte(c)
+			lastLiteral = buf.Len()
+		case c == '{':
+		case c == ',' || c == '}':
+			if inElem {
+				v := buf.String()
+				// Trim unquoted trailing blanks, but not escaped or quoted ones.
+				end := len(v)
+				for end > lastLiteral && end > 0 && isSpace(v[end-1]) {
+					end--
+				}
+				v = v[:end]
+				if !quoted && strings.EqualFold(v, "NULL") {
+					out = append(out, nil)
+				} else {
+					vv := v
+					out = append(out, &vv)
+				}
+			}
+			buf.Reset()
+			inElem, quoted, lastLiteral = false, false, -1
+		case isSpace(c):
+			if inElem {
+				buf.WriteByte(c)
+			}
+		default:
+			buf.WriteByte(c)
+			inElem = true
+		}
+	}
+	return out, nil
+}
+
+// atoi32 reads a leading signed integer as C's atoi does on glibc (strtol
+// truncated to int).
+func atoi32(s string) int64 {
+	v, _, _ := strtoi64(s)
+	return int64(int32(v))
+}
+
+// UUID is a 16-byte UUID.
+type UUID [16]byte
+
+// String renders the canonical lower-case hyphenated form.
+func (u UUID) String() string {
+	const hexdigits = "0123456789abcdef"
+	var b [36]byte
+	j := 0
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b[j] = '-'
+			j++
+		}
+		b[j] = hexdigits[c>>4]
+		b[j+1] = hexdigits[c&15]
+		j += 2
+	}
+	return string(b[:])
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// ParseUUID reads a UUID as PostgreSQL's uuid_in does: 32 hex digits, upper
+// or lower case, optionally with a hyphen after any group of four digits
+// and optionally wrapped in braces.
+func ParseUUID(s string) (UUID, error) {
+	var u UUID
+	src := s
+	braces := false
+	if len(src) > 0 && src[0] == '{' {
+		src = src[1:]
+		braces = true
+	}
+	for i := 0; i < 16; i++ {
+		if len(src) < 2 {
+			return u, uuidErr(s)
+		}
+		hi, ok1 := unhex(src[0])
+		lo, ok2 := unhex(src[1])
+		if !ok1 || !ok2 {
+			return u, uuidErr(s)
+		}
+		u[i] = hi<<4 | lo
+		src = src[2:]
+		if len(src) > 0 && src[0] == '-' && i%2 == 1 && i < 15 {
+			src = src[1:]
+		}
+	}
+	if braces {
+		if len(src) == 0 || src[0] != '}' {
+			return u, uuidErr(s)
+		}
+		src = src[1:]
+	}
+	if src != "" {
+		return u, uuidErr(s)
+	}
+	return u, nil
+}
+
+func uuidErr(s string) error {
+	return &SyntaxError{Type: "uuid", Input: s, Reason: `expected 32 hexadecimal digits such as "d2be0283-9b53-4d7b-b77d-2650f3a1a99c"`}
+}
+
+// ParseInt4 reads an integer as PostgreSQL 15's int4in does: optional
+// blanks, an optional sign, decimal digits, optional blanks, within the
+// 32-bit range.
+func ParseInt4(s string) (int32, error) {
+	i := 0
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	neg := false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	start := i
+	var v int64
+	for i < len(s) && isDigit(s[i]) {
+		v = v*10 + int64(s[i]-'0')
+		if v > math.MaxInt32+1 {
+			v = math.MaxInt32 + 2
+		}
+		i++
+	}
+	if i == start {
+		return 0, &SyntaxError{Type: "integer", Input: s, Reason: "expected a whole number"}
+	}
+	for i < len(s) && isSpace(s[i]) {
+		i++
+	}
+	if i != len(s) {
+		return 0, &SyntaxError{Type: "integer", Input: s, Reason: "expected a whole number"}
+	}
+	if neg {
+		v = -v
+	}
+	if v > math.MaxInt32 || v < math.MinInt32 {
+		return 0, &RangeError{Type: "integer", Input: s, Reason: "must be between -2147483648 and 2147483647"}
+	}
+	return int32(v), nil
+}
+
+// NullUUID is an array element of type uuid that may be NULL.
+type NullUUID struct {
+	UUID  UUID
+	Valid bool
+}
+
+// NullInt4 is an array element of type integer that may be NULL.
+type NullInt4 struct {
+	Int32 int32
+	Valid bool
+}
+
+// ParseUUIDArray reads a uuid[] literal ("_uuid"): an array literal whose
+// non-NULL elements are UUIDs as ParseUUID reads them.
+func ParseUUIDArray(s string) ([]NullUUID, error) {
+	elems, err := ParseArray(s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]NullUUID, len(elems))
+	for i, e := range elems {
+		if e == nil {
+			continue
+		}
+		u, err := ParseUUID(*e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = NullUUID{UUID: u, Valid: true}
+	}
+	return out, nil
+}
+
+// ParseInt4Array reads an integer[] literal ("_int4").
+func ParseInt4Array(s string) ([]NullInt4, error) {
+	elems, err := ParseArray(s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]NullInt4, len(elems))
+	for i, e := range elems {
+		if e == nil {
+			continue
+		}
+		v, err := ParseInt4(*e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = NullInt4{Int32: v, Valid: true}
+	}
+	return out, nil
+}
