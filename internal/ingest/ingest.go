@@ -1,0 +1,384 @@
+// Package ingest decodes and validates a batch of sessions sent to
+// POST /v1/sessions (NDJSON or a JSON array) into session.Records. A batch
+// is all or nothing: Decode returns either every record valid or a
+// *BatchError listing each bad record's index, field and reason.
+//
+// ingest knows no HTTP and no store; the server hands it a reader and
+// passes the records on.
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/session"
+)
+
+// Limits on one record's fields. They are part of the API: see
+// docs/ingestion.md.
+const (
+	MaxSessionIDBytes = 256
+	MaxChannelBytes   = 64
+	MaxAgentIDs       = 100
+	MaxAgentIDBytes   = 128
+)
+
+// Config bounds a batch. The zero value uses the defaults.
+type Config struct {
+	// MaxRecords is the most records one batch may hold (default 100000).
+	MaxRecords int
+	// MaxProblems is the most problems a BatchError lists (default 100).
+	MaxProblems int
+}
+
+func (c Config) maxRecords() int {
+	if c.MaxRecords <= 0 {
+		return 100000
+	}
+	return c.MaxRecords
+}
+
+func (c Config) maxProblems() int {
+	if c.MaxProblems <= 0 {
+		return 100
+	}
+	return c.MaxProblems
+}
+
+// Problem is one thing wrong with one record. Index is the record's
+// 0-based position in the batch; Field is the JSON field, or "" when the
+// record as a whole is wrong.
+type Problem struct {
+	Index  int    `json:"index"`
+	Field  string `json:"field,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// BatchError is a batch with invalid records; nothing of it may be written.
+type BatchError struct {
+	Problems []Problem
+	// More counts problems found beyond those listed.
+	More int
+}
+
+func (e *BatchError) Error() string {
+	if len(e.Problems) == 0 {
+		return "invalid batch"
+	}
+	p := e.Problems[0]
+	msg := fmt.Sprintf("record %d", p.Index)
+	if p.Field != "" {
+		msg += " field " + p.Field
+	}
+	msg += ": " + p.Reason
+	if n := len(e.Problems) + e.More - 1; n > 0 {
+		msg += fmt.Sprintf(" (and %d more problems)", n)
+	}
+	return msg
+}
+
+// TooManyError is a batch with more records than Config.MaxRecords.
+type TooManyError struct{ Max int }
+
+func (e *TooManyError) Error() string {
+	return fmt.Sprintf("the batch has more than %d records, the limit per request; split it into smaller batches", e.Max)
+}
+
+// SyntaxError is a body that is not NDJSON or a JSON array of objects.
+type SyntaxError struct {
+	Index  int // the record being read when the syntax broke
+	Offset int64
+	Reason string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("body is not valid JSON near byte %d (record %d): %s; send one JSON object per line (application/x-ndjson) or a JSON array of objects", e.Offset, e.Index, e.Reason)
+}
+
+// Decode reads a whole batch. When account is valid, records may omit
+// account_id and must not name another account; otherwise every record
+// needs account_id.
+func Decode(r io.Reader, account pgtext.NullUUID, cfg Config) ([]session.Record, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	dec := json.NewDecoder(br)
+	dec.UseNumber()
+	first, err := peekNonSpace(br)
+	if err == io.EOF {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	array := first == '['
+	if array {
+		if _, err := dec.Token(); err != nil {
+			return nil, &SyntaxError{Offset: dec.InputOffset(), Reason: err.Error()}
+		}
+	}
+	var (
+		recs  []session.Record
+		berr  BatchError
+		index int
+	)
+	maxProblems := cfg.maxProblems()
+	report := func(p Problem) {
+		if len(berr.Problems) < maxProblems {
+			berr.Problems = append(berr.Problems, p)
+		} else {
+			berr.More++
+		}
+	}
+	for {
+		if array && !dec.More() {
+			if _, err := dec.Token(); err != nil {
+				return nil, &SyntaxError{Index: index, Offset: dec.InputOffset(), Reason: err.Error()}
+			}
+			if _, err := dec.Token(); err != io.EOF {
+				return nil, &SyntaxError{Index: index, Offset: dec.InputOffset(), Reason: "unexpected data after the closing ]"}
+			}
+			break
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			if err == io.EOF && !array {
+				break
+			}
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			if isReadError(err) {
+				return nil, err
+			}
+			return nil, &SyntaxError{Index: index, Offset: dec.InputOffset(), Reason: err.Error()}
+		}
+		if index >= cfg.maxRecords() {
+			return nil, &TooManyError{Max: cfg.maxRecords()}
+		}
+		rec, problems := decodeRecord(raw, index, account)
+		for _, p := range problems {
+			report(p)
+		}
+		if len(problems) == 0 && len(berr.Problems) == 0 {
+			recs = append(recs, rec)
+		}
+		index++
+	}
+	if len(berr.Problems) > 0 {
+		return nil, &berr
+	}
+	return recs, nil
+}
+
+// readError marks errors from the underlying reader (a size limit, a
+// broken gzip stream) that must not be reported as JSON syntax.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+func isReadError(err error) bool {
+	var re *readError
+	return errors.As(err, &re)
+}
+
+// ReaderErrors wraps r so that its errors reach Decode's caller unchanged
+// instead of being reported as JSON syntax errors.
+func ReaderErrors(r io.Reader) io.Reader { return errReader{r} }
+
+type errReader struct{ r io.Reader }
+
+func (e errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &readError{err}
+	}
+	return n, err
+}
+
+func peekNonSpace(br *bufio.Reader) (byte, error) {
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		if b != ' ' && b != '\t' && b != '\r' && b != '\n' {
+			return b, br.UnreadByte()
+		}
+	}
+}
+
+var knownFields = map[string]bool{
+	"account_id": true, "session_id": true, "desk_id": true, "brain_parent_id": true,
+	"integration_id": true, "brain_version": true, "channel": true, "agent_ids": true,
+	"is_test": true, "start_time": true, "end_time": true, "updated_at": true,
+}
+
+func jsonKind(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (session.Record, []Problem) {
+	var rec session.Record
+	var problems []Problem
+	bad := func(field, format string, args ...any) {
+		problems = append(problems, Problem{Index: index, Field: field, Reason: fmt.Sprintf(format, args...)})
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		bad("", "a record must be a JSON object, got %s", jsonKind(raw))
+		return rec, problems
+	}
+	for k := range obj {
+		if !knownFields[k] {
+			bad(k, "unknown field; known fields are account_id, session_id, desk_id, brain_parent_id, integration_id, brain_version, channel, agent_ids, is_test, start_time, end_time, updated_at")
+		}
+	}
+	str := func(field string, required bool) (string, bool) {
+		v, ok := obj[field]
+		if !ok || isNull(v) {
+			if required {
+				bad(field, "is required")
+			}
+			return "", false
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			bad(field, "must be a string, got %s", jsonKind(v))
+			return "", false
+		}
+		return s, true
+	}
+	uuidField := func(field string) pgtext.NullUUID {
+		s, ok := str(field, false)
+		if !ok {
+			return pgtext.NullUUID{}
+		}
+		u, err := pgtext.ParseUUID(s)
+		if err != nil {
+			bad(field, "%q is not a UUID; expected 32 hexadecimal digits such as \"d2be0283-9b53-4d7b-b77d-2650f3a1a99c\"", s)
+			return pgtext.NullUUID{}
+		}
+		return pgtext.NullUUID{UUID: u, Valid: true}
+	}
+	tsField := func(field string, required bool) (int64, bool) {
+		s, ok := str(field, required)
+		if !ok {
+			return 0, false
+		}
+		ts, err := pgtext.ParseTimestamp(s)
+		if err != nil {
+			bad(field, "%v", err)
+			return 0, false
+		}
+		return ts, true
+	}
+
+	acc := uuidField("account_id")
+	switch {
+	case acc.Valid && account.Valid && acc.UUID != account.UUID:
+		bad("account_id", "names account %s but this request may only write account %s", acc.UUID, account.UUID)
+	case acc.Valid:
+		rec.AccountID = acc.UUID
+	case account.Valid:
+		rec.AccountID = account.UUID
+	default:
+		if _, present := obj["account_id"]; !present || isNull(obj["account_id"]) {
+			bad("account_id", "is required when the request does not name an account (send X-Moveo-Account-Id or use an API key)")
+		}
+	}
+	if id, ok := str("session_id", true); ok {
+		switch {
+		case id == "":
+			bad("session_id", "must not be empty")
+		case len(id) > MaxSessionIDBytes:
+			bad("session_id", "is %d bytes long; the limit is %d", len(id), MaxSessionIDBytes)
+		case !utf8.ValidString(id):
+			bad("session_id", "is not valid UTF-8")
+		default:
+			rec.SessionID = id
+		}
+	}
+	rec.DeskID = uuidField("desk_id")
+	rec.BrainParentID = uuidField("brain_parent_id")
+	rec.IntegrationID = uuidField("integration_id")
+	if v, ok := obj["brain_version"]; ok && !isNull(v) {
+		var n json.Number
+		if err := json.Unmarshal(v, &n); err != nil {
+			bad("brain_version", "must be an integer, got %s", jsonKind(v))
+		} else if i, err := strconv.ParseInt(n.String(), 10, 32); err != nil {
+			bad("brain_version", "%s is not an integer between -2147483648 and 2147483647", n)
+		} else {
+			rec.BrainVersion = pgtext.NullInt4{Int32: int32(i), Valid: true}
+		}
+	}
+	if ch, ok := str("channel", false); ok {
+		if len(ch) > MaxChannelBytes {
+			bad("channel", "is %d bytes long; the limit is %d", len(ch), MaxChannelBytes)
+		} else {
+			rec.Channel = session.NullString{String: ch, Valid: true}
+		}
+	}
+	rec.AgentIDs = []string{}
+	if v, ok := obj["agent_ids"]; ok && !isNull(v) {
+		var ids []*string
+		if err := json.Unmarshal(v, &ids); err != nil {
+			bad("agent_ids", "must be an array of strings, got %s", jsonKind(v))
+		} else if len(ids) > MaxAgentIDs {
+			bad("agent_ids", "has %d entries; the limit is %d", len(ids), MaxAgentIDs)
+		} else {
+			for i, id := range ids {
+				switch {
+				case id == nil:
+					bad("agent_ids", "entry %d is null; entries must be strings", i)
+				case *id == "" || len(*id) > MaxAgentIDBytes:
+					bad("agent_ids", "entry %d must be 1 to %d bytes long", i, MaxAgentIDBytes)
+				default:
+					rec.AgentIDs = append(rec.AgentIDs, *id)
+				}
+			}
+		}
+	}
+	if v, ok := obj["is_test"]; ok && !isNull(v) {
+		if err := json.Unmarshal(v, &rec.IsTest); err != nil {
+			bad("is_test", "must be true or false, got %s", jsonKind(v))
+		}
+	}
+	if ts, ok := tsField("start_time", true); ok {
+		rec.StartMicros = ts
+	}
+	if ts, ok := tsField("end_time", false); ok {
+		rec.EndMicros, rec.HasEnd = ts, true
+		if _, ok := obj["start_time"]; ok && ts < rec.StartMicros {
+			bad("end_time", "%s is before start_time %s", pgtext.FormatTimestamp(ts), pgtext.FormatTimestamp(rec.StartMicros))
+		}
+	}
+	if ts, ok := tsField("updated_at", false); ok {
+		rec.UpdatedMicros, rec.HasUpdated = ts, true
+	}
+	return rec, problems
+}

@@ -1,0 +1,292 @@
+// Package sqlite is Tally's embedded store: sessions kept durably in one
+// SQLite database (modernc.org/sqlite, no cgo) inside the data directory,
+// in WAL mode with synchronous=FULL so that a committed batch survives a
+// crash or power loss. It upserts by (account_id, session_id) under the
+// updated_at rule and reports every change so the engine can follow.
+//
+// sqlite imports session and pgtext only; it never imports the engine.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/session"
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "tally.db"
+
+// migrations are applied in order; the index is the schema version - 1.
+// Never edit one that has shipped: append a new one.
+var migrations = []string{
+	`CREATE TABLE sessions (
+		account_id      BLOB    NOT NULL,
+		session_id      TEXT    NOT NULL,
+		desk_id         BLOB,
+		brain_parent_id BLOB,
+		integration_id  BLOB,
+		brain_version   INTEGER,
+		channel         TEXT,
+		agent_ids       TEXT    NOT NULL, -- JSON array of strings
+		is_test         INTEGER NOT NULL,
+		start_time      INTEGER NOT NULL, -- microseconds since 1970 UTC
+		end_time        INTEGER,
+		updated_at      INTEGER,
+		PRIMARY KEY (account_id, session_id)
+	) WITHOUT ROWID`,
+}
+
+// Store is the embedded store. Its methods are safe for concurrent use;
+// writes are serialised by SQLite.
+type Store struct {
+	db   *sql.DB
+	path string
+}
+
+// Open opens (creating if needed) the database in dir and brings its
+// schema up to date.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, FileName)
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// One connection: SQLite has one writer anyway, and a single
+	// connection keeps prepared statements and the page cache warm.
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db, path: path}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Path is the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	var have int
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("migrate %s: read version: %w", s.path, err)
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("migrate %s: database schema version %d is newer than this Tally (%d); upgrade Tally", s.path, have, len(migrations))
+	}
+	for v := have + 1; v <= len(migrations); v++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate %s to %d: %w", s.path, v, err)
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s to %d: %w", s.path, v, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)`, v, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s to %d: %w", s.path, v, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate %s to %d: %w", s.path, v, err)
+		}
+	}
+	return nil
+}
+
+const columnList = `desk_id, brain_parent_id, integration_id, brain_version, channel, agent_ids, is_test, start_time, end_time, updated_at`
+
+func uuidArg(u pgtext.NullUUID) any {
+	if !u.Valid {
+		return nil
+	}
+	return u.UUID[:]
+}
+
+func nullInt(valid bool, v int64) any {
+	if !valid {
+		return nil
+	}
+	return v
+}
+
+// Upsert writes recs in one transaction, in order. A record replaces the
+// stored session with the same (account_id, session_id) unless both carry
+// updated_at and the stored one is newer, in which case it is ignored. When
+// Upsert returns nil the batch is durable; the changes it returns are what
+// was written, in order, for the engine to apply. On error nothing is
+// written.
+func (s *Store) Upsert(ctx context.Context, recs []session.Record) ([]session.Change, int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("upsert: begin: %w", err)
+	}
+	defer tx.Rollback()
+	sel, err := tx.PrepareContext(ctx, `SELECT `+columnList+` FROM sessions WHERE account_id = ? AND session_id = ?`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("upsert: prepare: %w", err)
+	}
+	defer sel.Close()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO sessions (account_id, session_id, `+columnList+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT (account_id, session_id) DO UPDATE SET desk_id = excluded.desk_id, brain_parent_id = excluded.brain_parent_id,
+		integration_id = excluded.integration_id, brain_version = excluded.brain_version, channel = excluded.channel,
+		agent_ids = excluded.agent_ids, is_test = excluded.is_test, start_time = excluded.start_time,
+		end_time = excluded.end_time, updated_at = excluded.updated_at`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("upsert: prepare: %w", err)
+	}
+	defer ins.Close()
+	changes := make([]session.Change, 0, len(recs))
+	ignored := 0
+	for i := range recs {
+		r := &recs[i]
+		old, err := scanOne(sel.QueryRowContext(ctx, r.AccountID[:], r.SessionID), r.AccountID, r.SessionID)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, 0, fmt.Errorf("upsert: read session %q: %w", r.SessionID, err)
+		}
+		if old != nil && !session.Supersedes(r, old) {
+			ignored++
+			continue
+		}
+		agents, err := json.Marshal(r.AgentIDs)
+		if err != nil {
+			return nil, 0, fmt.Errorf("upsert: encode agent_ids: %w", err)
+		}
+		var channel any
+		if r.Channel.Valid {
+			channel = r.Channel.String
+		}
+		isTest := 0
+		if r.IsTest {
+			isTest = 1
+		}
+		if _, err := ins.ExecContext(ctx, r.AccountID[:], r.SessionID, uuidArg(r.DeskID), uuidArg(r.BrainParentID), uuidArg(r.IntegrationID),
+			nullInt(r.BrainVersion.Valid, int64(r.BrainVersion.Int32)), channel, string(agents), isTest, r.StartMicros,
+			nullInt(r.HasEnd, r.EndMicros), nullInt(r.HasUpdated, r.UpdatedMicros)); err != nil {
+			return nil, 0, fmt.Errorf("upsert: write session %q: %w", r.SessionID, err)
+		}
+		changes = append(changes, session.Change{Old: old, New: r})
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, 0, fmt.Errorf("upsert: commit: %w", err)
+	}
+	return changes, ignored, nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+// rowValues receives one row of columnList.
+type rowValues struct {
+	desk, brain, integ []byte
+	version            sql.NullInt64
+	channel            sql.NullString
+	agents             string
+	isTest             int
+	start              int64
+	end, updated       sql.NullInt64
+}
+
+func (v *rowValues) targets() []any {
+	return []any{&v.desk, &v.brain, &v.integ, &v.version, &v.channel, &v.agents, &v.isTest, &v.start, &v.end, &v.updated}
+}
+
+func (v *rowValues) record(account pgtext.UUID, id string) (*session.Record, error) {
+	r := &session.Record{
+		AccountID:     account,
+		SessionID:     id,
+		DeskID:        blobUUID(v.desk),
+		BrainParentID: blobUUID(v.brain),
+		IntegrationID: blobUUID(v.integ),
+		BrainVersion:  pgtext.NullInt4{Int32: int32(v.version.Int64), Valid: v.version.Valid},
+		Channel:       session.NullString{String: v.channel.String, Valid: v.channel.Valid},
+		IsTest:        v.isTest != 0,
+		StartMicros:   v.start,
+		EndMicros:     v.end.Int64,
+		HasEnd:        v.end.Valid,
+		UpdatedMicros: v.updated.Int64,
+		HasUpdated:    v.updated.Valid,
+	}
+	if err := json.Unmarshal([]byte(v.agents), &r.AgentIDs); err != nil {
+		return nil, fmt.Errorf("session %q: agent_ids: %w", id, err)
+	}
+	if r.AgentIDs == nil {
+		r.AgentIDs = []string{}
+	}
+	return r, nil
+}
+
+func scanOne(row scanner, account pgtext.UUID, id string) (*session.Record, error) {
+	var v rowValues
+	if err := row.Scan(v.targets()...); err != nil {
+		return nil, err
+	}
+	return v.record(account, id)
+}
+
+func blobUUID(b []byte) pgtext.NullUUID {
+	if len(b) != 16 {
+		return pgtext.NullUUID{}
+	}
+	var u pgtext.NullUUID
+	copy(u.UUID[:], b)
+	u.Valid = true
+	return u
+}
+
+// Count returns the number of stored sessions.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions`).Scan(&n)
+	return n, err
+}
+
+// Scan calls fn for every stored session, in no particular order. The
+// record passed to fn is fn's to keep.
+func (s *Store) Scan(ctx context.Context, fn func(*session.Record) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT account_id, session_id, `+columnList+` FROM sessions`)
+	if err != nil {
+		return fmt.Errorf("scan sessions: %w", err)
+	}
+	defer rows.Close()
+	var acc []byte
+	var id string
+	var v rowValues
+	dest := append([]any{&acc, &id}, v.targets()...)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("scan sessions: %w", err)
+		}
+		var account pgtext.UUID
+		copy(account[:], acc)
+		rec, err := v.record(account, id)
+		if err != nil {
+			return fmt.Errorf("scan sessions: %w", err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("scan sessions: %w", err)
+	}
+	return nil
+}
