@@ -1,0 +1,323 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/tally-server/tally/internal/auth"
+	"github.com/tally-server/tally/internal/demo"
+	"github.com/tally-server/tally/internal/engine"
+	"github.com/tally-server/tally/internal/graphql"
+	"github.com/tally-server/tally/internal/server"
+	"github.com/tally-server/tally/internal/session"
+	"github.com/tally-server/tally/internal/store/sqlite"
+)
+
+// serveFlags are the flags of serve and demo.
+type serveFlags struct {
+	listen         *string
+	dataDir        *string
+	adminSecret    *string
+	maxBuckets     *int
+	maxQueryBytes  *int64
+	maxIngestBytes *int64
+	queryTimeout   *time.Duration
+	logLevel       *string
+	demoDays       *int
+	demoPerDay     *int
+}
+
+func newServeFlags(name string, stderr io.Writer, getenv func(string) string, isDemo bool) (*flag.FlagSet, *serveFlags, *envFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	ef := &envFlags{fs: fs, getenv: getenv}
+	dataDir := "./tally-data"
+	if isDemo {
+		dataDir = "./tally-demo"
+	}
+	f := &serveFlags{
+		listen:         ef.String("listen", "127.0.0.1:8080", "address to listen on; without --admin-secret keep it on loopback"),
+		dataDir:        ef.String("data-dir", dataDir, "directory of the embedded store"),
+		adminSecret:    ef.String("admin-secret", "", "operator secret required as X-Admin-Secret; empty runs open (development mode)"),
+		maxBuckets:     ef.Int("max-buckets", 10000, "most buckets one query may return"),
+		maxQueryBytes:  ef.Int64("max-query-bytes", 1<<20, "largest /v1/graphql request body"),
+		maxIngestBytes: ef.Int64("max-ingest-bytes", 64<<20, "largest /v1/sessions request body, after decompression"),
+		queryTimeout:   ef.Duration("query-timeout", 30*time.Second, "longest a GraphQL request may run"),
+		logLevel:       ef.String("log-level", "info", "debug, info, warn or error"),
+	}
+	if isDemo {
+		f.demoDays = ef.Int("demo-days", 90, "days of demo data, ending today")
+		f.demoPerDay = ef.Int("demo-per-day", 3000, "average demo sessions per weekday")
+	}
+	return fs, f, ef
+}
+
+func (f *serveFlags) validate() []string {
+	var errs []string
+	if _, _, err := net.SplitHostPort(*f.listen); err != nil {
+		errs = append(errs, fmt.Sprintf("--listen %q is not host:port (%v)", *f.listen, err))
+	}
+	if *f.dataDir == "" {
+		errs = append(errs, "--data-dir must not be empty")
+	}
+	if *f.maxBuckets <= 0 {
+		errs = append(errs, "--max-buckets must be positive")
+	}
+	if *f.maxQueryBytes <= 0 || *f.maxIngestBytes <= 0 {
+		errs = append(errs, "--max-query-bytes and --max-ingest-bytes must be positive")
+	}
+	if *f.queryTimeout <= 0 {
+		errs = append(errs, "--query-timeout must be positive")
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*f.logLevel)); err != nil {
+		errs = append(errs, fmt.Sprintf("--log-level %q: use debug, info, warn or error", *f.logLevel))
+	}
+	if f.demoDays != nil && (*f.demoDays <= 0 || *f.demoPerDay <= 0) {
+		errs = append(errs, "--demo-days and --demo-per-day must be positive")
+	}
+	return errs
+}
+
+// embedded is the Ingester of the embedded mode: the store makes a batch
+// durable, then the engine applies exactly the changes the store made. mu
+// keeps the engine's order of changes equal to the store's.
+type embedded struct {
+	mu    sync.Mutex
+	store *sqlite.Store
+	index *engine.Index
+}
+
+func (e *embedded) Ingest(ctx context.Context, recs []session.Record) (int, int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	changes, ignored, err := e.store.Upsert(ctx, recs)
+	if err != nil {
+		return 0, 0, err
+	}
+	e.index.Apply(changes)
+	return len(changes), ignored, nil
+}
+
+// The engine is the Counter of the embedded mode.
+var _ graphql.Counter = (*engine.Index)(nil)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, isDemo bool) int {
+	name := "serve"
+	if isDemo {
+		name = "demo"
+	}
+	fs, f, ef := newServeFlags(name, stderr, getenv, isDemo)
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		ef.errs = append(ef.errs, fmt.Sprintf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	}
+	if errs := append(ef.errs, f.validate()...); len(errs) > 0 {
+		for _, e := range errs {
+			fmt.Fprintln(stderr, "tally "+name+":", e)
+		}
+		return exitUsage
+	}
+	var lvl slog.Level
+	lvl.UnmarshalText([]byte(*f.logLevel))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+
+	store, err := sqlite.Open(ctx, *f.dataDir)
+	if err != nil {
+		log.Error("cannot open the data directory", "dir", *f.dataDir, "err", err)
+		return exitFailure
+	}
+	defer store.Close()
+	ing := &embedded{store: store, index: engine.New(engine.Config{})}
+
+	var data demo.Dataset
+	if isDemo {
+		n, err := store.Count(ctx)
+		if err != nil {
+			log.Error("cannot read the store", "err", err)
+			return exitFailure
+		}
+		cfg := demo.Config{Seed: 1, Days: *f.demoDays, PerDay: *f.demoPerDay, EndMicros: time.Now().UnixMicro()}
+		data = demo.Describe(cfg)
+		if n == 0 {
+			if err := loadDemo(ctx, store, cfg, stderr); err != nil {
+				log.Error("cannot create demo data", "err", err)
+				return exitFailure
+			}
+		}
+	}
+	if err := loadIndex(ctx, store, ing.index, log); err != nil {
+		log.Error("cannot load sessions", "err", err)
+		return exitFailure
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	exec, err := graphql.New(graphql.Config{MaxBuckets: *f.maxBuckets, Logger: log}, ing.index)
+	if err != nil {
+		log.Error("cannot build the GraphQL schema", "err", err)
+		return exitFailure
+	}
+	authn := auth.New(auth.Config{AdminSecret: *f.adminSecret})
+	scfg := server.Config{
+		MaxQueryBytes:  *f.maxQueryBytes,
+		MaxIngestBytes: *f.maxIngestBytes,
+		QueryTimeout:   *f.queryTimeout,
+		Version:        version,
+		Logger:         log,
+		Registry:       reg,
+		Sessions:       func() float64 { return float64(ing.index.Sessions()) },
+	}
+	if isDemo {
+		scfg.Console = consoleDefaults(data)
+	}
+	srv := server.New(scfg, exec, authn, ing)
+
+	ln, err := net.Listen("tcp", *f.listen)
+	if err != nil {
+		log.Error("cannot listen", "addr", *f.listen, "err", err)
+		return exitFailure
+	}
+	addr := ln.Addr().String()
+	if authn.Open() {
+		log.Warn("DEVELOPMENT MODE: no --admin-secret is set, so every request is allowed without credentials. Set --admin-secret (TALLY_ADMIN_SECRET) before exposing this server.", "listen", addr)
+		if host, _, _ := net.SplitHostPort(addr); !isLoopback(host) {
+			log.Warn("DEVELOPMENT MODE ON A NON-LOOPBACK ADDRESS: anyone who can reach " + addr + " can read and write every account")
+		}
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute,
+		WriteTimeout:      *f.queryTimeout + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	fmt.Fprintf(stdout, "tally %s listening on http://%s\n", version, addr)
+	if isDemo {
+		printDemoHelp(stdout, addr, data)
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		log.Error("server stopped", "err", err)
+		return exitFailure
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("shutdown", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loadIndex rebuilds the engine from the store, logging progress.
+func loadIndex(ctx context.Context, store *sqlite.Store, index *engine.Index, log *slog.Logger) error {
+	start := time.Now()
+	total, err := store.Count(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("loading sessions into memory", "sessions", total)
+	loader := index.NewLoader()
+	n := 0
+	err = store.Scan(ctx, func(r *session.Record) error {
+		loader.Add(r)
+		n++
+		if n%1_000_000 == 0 {
+			log.Info("loading sessions", "done", n, "of", total)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	loader.Finish()
+	log.Info("sessions loaded", "sessions", n, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func loadDemo(ctx context.Context, store *sqlite.Store, cfg demo.Config, stderr io.Writer) error {
+	expected := cfg.Days * cfg.PerDay * 5 / 6 // weekends are quieter
+	bar := newProgress(stderr, "creating demo data", expected)
+	batch := make([]session.Record, 0, 10000)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if _, _, err := store.Upsert(ctx, batch); err != nil {
+			return err
+		}
+		bar.add(len(batch))
+		batch = batch[:0]
+		return nil
+	}
+	_, err := demo.Generate(cfg, func(r *session.Record) error {
+		batch = append(batch, *r)
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	bar.done()
+	return nil
+}
+
+func demoVariables(d demo.Dataset) map[string]any {
+	today := time.Now().UTC()
+	return map[string]any{
+		"deskIds":        "{" + d.Desks[0].ID.String() + "}",
+		"startDate":      today.AddDate(0, 0, -9).Format("2006-01-02"),
+		"endDate":        today.Format("2006-01-02"),
+		"intervalInDays": "1 day",
+	}
+}
+
+func consoleDefaults(d demo.Dataset) server.ConsoleConfig {
+	return server.ConsoleConfig{
+		Variables: demoVariables(d),
+		Headers:   map[string]string{"X-Moveo-Account-Id": d.Account.String()},
+	}
+}
+
+func printDemoHelp(w io.Writer, addr string, d demo.Dataset) {
+	body, _ := json.Marshal(map[string]any{"query": server.SpecQuery, "variables": demoVariables(d)})
+	fmt.Fprintf(w, "\nDemo account %s, desks:", d.Account)
+	for _, desk := range d.Desks {
+		fmt.Fprintf(w, " %s (%s)", desk.Name, desk.ID)
+	}
+	fmt.Fprintf(w, "\n\nConsole: http://%s/console\n\nTry the SPEC query:\n\n", addr)
+	fmt.Fprintf(w, "curl -s http://%s/v1/graphql -H 'Content-Type: application/json' -H 'X-Moveo-Account-Id: %s' -d '%s'\n\n", addr, d.Account, body)
+}

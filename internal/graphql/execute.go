@@ -1,0 +1,405 @@
+package graphql
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/validator/rules"
+
+	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/session"
+)
+
+// Counter answers one planned query for one account: dst (len(q.Bounds)-1
+// zeroed elements) gets the counts of each bucket. *engine.Index and the
+// PostgreSQL store satisfy it.
+type Counter interface {
+	Count(ctx context.Context, account pgtext.UUID, q *session.Query, dst []session.Counts) ([]session.Counts, error)
+}
+
+// Config configures an Executor. The zero value uses the defaults.
+type Config struct {
+	// MaxBuckets is the most buckets one query may ask for (default 10000).
+	MaxBuckets int
+	// CacheSize is how many prepared documents are kept (default 1024).
+	CacheSize int
+	// Logger receives unexpected errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Executor runs GraphQL requests against a Counter. It is safe for
+// concurrent use.
+type Executor struct {
+	cfg     Config
+	schema  *ast.Schema
+	rules   *rules.Rules
+	cache   docCache
+	counter Counter
+}
+
+// New builds an Executor.
+func New(cfg Config, counter Counter) (*Executor, error) {
+	if cfg.MaxBuckets <= 0 {
+		cfg.MaxBuckets = 10000
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 1024
+	}
+	s, err := loadSchema()
+	if err != nil {
+		return nil, err
+	}
+	return &Executor{
+		cfg:     cfg,
+		schema:  s,
+		rules:   newRules(),
+		cache:   docCache{max: cfg.CacheSize, entries: map[string]*prepared{}},
+		counter: counter,
+	}, nil
+}
+
+// Caller is who sends a request, as authentication established it.
+type Caller struct {
+	// Account is the account whose sessions the caller may read. Invalid
+	// means no account was named: only introspection can run.
+	Account pgtext.NullUUID
+}
+
+// Request is one GraphQL operation request.
+type Request struct {
+	Query         *string         `json:"query"`
+	Variables     json.RawMessage `json:"variables"`
+	OperationName *string         `json:"operationName"`
+}
+
+// ExecuteBody runs an HTTP request body: one request object, or a JSON
+// array of them (a batch, answered by an array in the same order). It
+// appends the response body to dst and returns it. The response is always
+// valid JSON; every failure is an error object in Hasura's shape.
+func (e *Executor) ExecuteBody(ctx context.Context, caller Caller, body []byte, dst []byte) []byte {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		var batch []json.RawMessage
+		if err := json.Unmarshal(body, &batch); err != nil {
+			return appendErrors(dst, invalidJSON(err))
+		}
+		dst = append(dst, '[')
+		for i, raw := range batch {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = e.executeRaw(ctx, caller, raw, dst)
+		}
+		return append(dst, ']')
+	}
+	return e.executeRaw(ctx, caller, body, dst)
+}
+
+func invalidJSON(err error) *Error {
+	return newError(CodeInvalidJSON, "$", fmt.Sprintf("the request body is not valid JSON (%v); send {\"query\": \"...\", \"variables\": {...}, \"operationName\": \"...\"} or an array of such objects", err))
+}
+
+func (e *Executor) executeRaw(ctx context.Context, caller Caller, raw []byte, dst []byte) []byte {
+	var req Request
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&req); err != nil {
+		var te *json.UnmarshalTypeError
+		if ok := asTypeError(err, &te); ok {
+			return appendErrors(dst, newError(CodeParseFailed, "$."+te.Field, fmt.Sprintf("expected %s for %q, but found a JSON %s", expectedFor(te.Field), te.Field, te.Value)))
+		}
+		return appendErrors(dst, invalidJSON(err))
+	}
+	if req.Query == nil {
+		return appendErrors(dst, newError(CodeParseFailed, "$", `the request has no "query"; send {"query": "...", "variables": {...}}`))
+	}
+	return e.Execute(ctx, caller, &req, dst)
+}
+
+func asTypeError(err error, te **json.UnmarshalTypeError) bool {
+	t, ok := err.(*json.UnmarshalTypeError)
+	if ok {
+		*te = t
+	}
+	return ok
+}
+
+func expectedFor(field string) string {
+	if field == "variables" {
+		return "an object"
+	}
+	return "a string"
+}
+
+// Execute runs one request and appends its response body to dst.
+func (e *Executor) Execute(ctx context.Context, caller Caller, req *Request, dst []byte) []byte {
+	var vars map[string]any
+	if len(req.Variables) > 0 && string(req.Variables) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(req.Variables))
+		dec.UseNumber()
+		if err := dec.Decode(&vars); err != nil {
+			return appendErrors(dst, newError(CodeParseFailed, "$.variables", "variables must be a JSON object mapping variable names to values: "+err.Error()))
+		}
+	}
+	p := e.prepare(*req.Query)
+	if p.err != nil {
+		return appendErrors(dst, p.err)
+	}
+	op, gerr := selectOperation(p.doc, req.OperationName)
+	if gerr != nil {
+		return appendErrors(dst, gerr)
+	}
+	if gerr := checkVariables(op, vars); gerr != nil {
+		return appendErrors(dst, gerr)
+	}
+	x := &execution{e: e, ctx: ctx, caller: caller, doc: p.doc, vars: vars}
+	start := len(dst)
+	dst = append(dst, `{"data":`...)
+	dst, err := x.rootFields(dst, op.SelectionSet)
+	if err != nil {
+		return appendErrors(dst[:start], toError(ctx, e.cfg.Logger, err))
+	}
+	return append(dst, '}')
+}
+
+func selectOperation(doc *ast.QueryDocument, name *string) (*ast.OperationDefinition, *Error) {
+	if name != nil && *name != "" {
+		op := doc.Operations.ForName(*name)
+		if op == nil {
+			return nil, newError(CodeValidationFailed, "$", fmt.Sprintf("no such operation found in the document: %q", *name))
+		}
+		return op, nil
+	}
+	if len(doc.Operations) != 1 {
+		return nil, newError(CodeValidationFailed, "$", "exactly one operation has to be present in the query when operationName is not specified")
+	}
+	return doc.Operations[0], nil
+}
+
+func appendErrors(dst []byte, err *Error) []byte {
+	b, _ := json.Marshal(struct {
+		Errors []*Error `json:"errors"`
+	}{[]*Error{err}})
+	return append(dst, b...)
+}
+
+// execution is the state of one operation's run.
+type execution struct {
+	e      *Executor
+	ctx    context.Context
+	caller Caller
+	doc    *ast.QueryDocument
+	vars   map[string]any
+}
+
+// collectedField is one response key and the fields merged under it.
+type collectedField struct {
+	key    string
+	fields []*ast.Field
+}
+
+// collect is the spec's CollectFields: it flattens fragments, applies
+// @skip/@include, and groups fields by response key in first-seen order.
+func (x *execution) collect(set ast.SelectionSet, typeName string, out []collectedField, visited map[string]bool) []collectedField {
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if !x.included(sel.Directives) {
+				continue
+			}
+			key := sel.Alias
+			if key == "" {
+				key = sel.Name
+			}
+			found := false
+			for i := range out {
+				if out[i].key == key {
+					out[i].fields = append(out[i].fields, sel)
+					found = true
+					break
+				}
+			}
+			if !found {
+				out = append(out, collectedField{key: key, fields: []*ast.Field{sel}})
+			}
+		case *ast.InlineFragment:
+			if !x.included(sel.Directives) || (sel.TypeCondition != "" && sel.TypeCondition != typeName) {
+				continue
+			}
+			out = x.collect(sel.SelectionSet, typeName, out, visited)
+		case *ast.FragmentSpread:
+			if !x.included(sel.Directives) || visited[sel.Name] {
+				continue
+			}
+			def := x.doc.Fragments.ForName(sel.Name)
+			if def == nil || (def.TypeCondition != "" && def.TypeCondition != typeName) {
+				continue
+			}
+			if visited == nil {
+				visited = map[string]bool{}
+			}
+			visited[sel.Name] = true
+			out = x.collect(def.SelectionSet, typeName, out, visited)
+		}
+	}
+	return out
+}
+
+func (x *execution) included(ds ast.DirectiveList) bool {
+	for _, d := range ds {
+		if d.Name != "skip" && d.Name != "include" {
+			continue
+		}
+		arg := d.Arguments.ForName("if")
+		if arg == nil {
+			continue
+		}
+		v, _ := resolve(arg.Value, x.vars).(bool)
+		if d.Name == "skip" && v {
+			return false
+		}
+		if d.Name == "include" && !v {
+			return false
+		}
+	}
+	return true
+}
+
+func mergedSelection(fields []*ast.Field) ast.SelectionSet {
+	if len(fields) == 1 {
+		return fields[0].SelectionSet
+	}
+	var set ast.SelectionSet
+	for _, f := range fields {
+		set = append(set, f.SelectionSet...)
+	}
+	return set
+}
+
+func appendKey(dst []byte, key string) []byte {
+	dst = appendString(dst, key)
+	return append(dst, ':')
+}
+
+func (x *execution) rootFields(dst []byte, set ast.SelectionSet) ([]byte, error) {
+	dst = append(dst, '{')
+	for i, cf := range x.collect(set, QueryRootName, nil, nil) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendKey(dst, cf.key)
+		f := cf.fields[0]
+		var err error
+		switch f.Name {
+		case "__typename":
+			dst = appendString(dst, QueryRootName)
+		case "__schema":
+			dst, err = x.introspect(dst, schemaObj{x.e.schema}, mergedSelection(cf.fields))
+		case "__type":
+			name, _ := resolve(f.Arguments.ForName("name").Value, x.vars).(string)
+			var obj introObject
+			if def := x.e.schema.Types[name]; def != nil {
+				obj = typeObj{s: x.e.schema, def: def}
+			}
+			dst, err = x.introspect(dst, obj, mergedSelection(cf.fields))
+		case FunctionName:
+			dst, err = x.function(dst, f, mergedSelection(cf.fields))
+		default:
+			return nil, fmt.Errorf("field %q passed validation but has no resolver", f.Name)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// function runs open_closed_sessions_interval_counts_v2 and renders its rows.
+func (x *execution) function(dst []byte, f *ast.Field, sel ast.SelectionSet) ([]byte, error) {
+	if !x.caller.Account.Valid {
+		return nil, &AccessError{Message: "no account selected: send the X-Moveo-Account-Id header with the account's UUID (and Authorization: apikey <key>, or X-Admin-Secret)"}
+	}
+	args, ok := resolve(f.Arguments.ForName("args").Value, x.vars).(map[string]any)
+	if !ok {
+		return nil, newError(CodeValidationFailed, argsPath, "missing required field 'args'")
+	}
+	for name := range args {
+		if x.e.schema.Types[ArgsType].Fields.ForName(name) == nil {
+			return nil, newError(CodeValidationFailed, argsPath+"."+name, fmt.Sprintf("field '%s' not found in type: '%s'", name, ArgsType))
+		}
+	}
+	q, err := buildQuery(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.Plan(x.e.cfg.MaxBuckets); err != nil {
+		return nil, err
+	}
+	counts, err := x.e.counter.Count(x.ctx, x.caller.Account.UUID, q, make([]session.Counts, len(q.Bounds)-1))
+	if err != nil {
+		return nil, err
+	}
+	fields := x.collect(sel, ReturnType, nil, nil)
+	dst = append(dst, '[')
+	for k, c := range counts {
+		if k > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '{')
+		for i, cf := range fields {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendKey(dst, cf.key)
+			switch cf.fields[0].Name {
+			case "__typename":
+				dst = appendString(dst, ReturnType)
+			case "per_interval":
+				dst = append(dst, '"')
+				dst = pgtext.AppendTimestamp(dst, q.Bounds[k])
+				dst = append(dst, '"')
+			case "open_sessions":
+				dst = strconv.AppendInt(dst, c.Open, 10)
+			case "closed_sessions":
+				dst = strconv.AppendInt(dst, c.Closed, 10)
+			default:
+				return nil, fmt.Errorf("row field %q passed validation but has no resolver", cf.fields[0].Name)
+			}
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, ']'), nil
+}
+
+// appendString appends s as a JSON string.
+func appendString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

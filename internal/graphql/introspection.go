@@ -1,0 +1,335 @@
+package graphql
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// introObject is one object of the introspection schema (__Schema,
+// __Type, ...). resolve returns nil, string, bool, []string, introObject
+// or []introObject.
+type introObject interface {
+	typename() string
+	resolve(field string) any
+}
+
+// advertisedDirectives are the directives the schema lists, as Hasura does
+// (plus deprecated, which every GraphQL schema has).
+var advertisedDirectives = []string{"cached", "deprecated", "include", "skip"}
+
+type schemaObj struct{ s *ast.Schema }
+
+func (schemaObj) typename() string { return "__Schema" }
+
+func (o schemaObj) resolve(field string) any {
+	switch field {
+	case "types":
+		names := make([]string, 0, len(o.s.Types))
+		for n := range o.s.Types {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		out := make([]introObject, len(names))
+		for i, n := range names {
+			out[i] = typeObj{s: o.s, def: o.s.Types[n]}
+		}
+		return out
+	case "queryType":
+		return typeObj{s: o.s, def: o.s.Query}
+	case "directives":
+		var out []introObject
+		for _, n := range advertisedDirectives {
+			if d := o.s.Directives[n]; d != nil {
+				out = append(out, directiveObj{s: o.s, def: d})
+			}
+		}
+		return out
+	}
+	return nil // description, mutationType, subscriptionType
+}
+
+// typeRef describes an ast.Type: wrappers for non-null and lists, else the
+// named type.
+func typeRef(s *ast.Schema, t *ast.Type) introObject {
+	if t.NonNull {
+		inner := *t
+		inner.NonNull = false
+		return wrapperObj{kind: "NON_NULL", of: typeRef(s, &inner)}
+	}
+	if t.Elem != nil {
+		return wrapperObj{kind: "LIST", of: typeRef(s, t.Elem)}
+	}
+	return typeObj{s: s, def: s.Types[t.NamedType]}
+}
+
+type wrapperObj struct {
+	kind string
+	of   introObject
+}
+
+func (wrapperObj) typename() string { return "__Type" }
+
+func (o wrapperObj) resolve(field string) any {
+	switch field {
+	case "kind":
+		return o.kind
+	case "ofType":
+		return o.of
+	}
+	return nil
+}
+
+type typeObj struct {
+	s   *ast.Schema
+	def *ast.Definition
+}
+
+func (typeObj) typename() string { return "__Type" }
+
+func (o typeObj) resolve(field string) any {
+	d := o.def
+	switch field {
+	case "kind":
+		return string(d.Kind)
+	case "name":
+		return d.Name
+	case "description":
+		if d.Description == "" {
+			return nil
+		}
+		return d.Description
+	case "fields":
+		if d.Kind != ast.Object && d.Kind != ast.Interface {
+			return nil
+		}
+		out := []introObject{}
+		for _, f := range d.Fields {
+			if strings.HasPrefix(f.Name, "__") {
+				continue
+			}
+			out = append(out, fieldObj{s: o.s, def: f})
+		}
+		return out
+	case "interfaces":
+		if d.Kind != ast.Object && d.Kind != ast.Interface {
+			return nil
+		}
+		out := []introObject{}
+		for _, n := range d.Interfaces {
+			out = append(out, typeObj{s: o.s, def: o.s.Types[n]})
+		}
+		return out
+	case "possibleTypes":
+		if d.Kind != ast.Interface && d.Kind != ast.Union {
+			return nil
+		}
+		out := []introObject{}
+		for _, p := range o.s.GetPossibleTypes(d) {
+			out = append(out, typeObj{s: o.s, def: p})
+		}
+		return out
+	case "enumValues":
+		if d.Kind != ast.Enum {
+			return nil
+		}
+		out := []introObject{}
+		for _, v := range d.EnumValues {
+			out = append(out, enumValueObj{v})
+		}
+		return out
+	case "inputFields":
+		if d.Kind != ast.InputObject {
+			return nil
+		}
+		out := []introObject{}
+		for _, f := range d.Fields {
+			out = append(out, inputValueObj{s: o.s, name: f.Name, desc: f.Description, typ: f.Type, def: f.DefaultValue})
+		}
+		return out
+	case "isOneOf":
+		if d.Kind != ast.InputObject {
+			return nil
+		}
+		return d.Directives.ForName("oneOf") != nil
+	}
+	return nil // specifiedByURL, ofType
+}
+
+type fieldObj struct {
+	s   *ast.Schema
+	def *ast.FieldDefinition
+}
+
+func (fieldObj) typename() string { return "__Field" }
+
+func (o fieldObj) resolve(field string) any {
+	switch field {
+	case "name":
+		return o.def.Name
+	case "description":
+		if o.def.Description == "" {
+			return nil
+		}
+		return o.def.Description
+	case "args":
+		out := []introObject{}
+		for _, a := range o.def.Arguments {
+			out = append(out, inputValueObj{s: o.s, name: a.Name, desc: a.Description, typ: a.Type, def: a.DefaultValue})
+		}
+		return out
+	case "type":
+		return typeRef(o.s, o.def.Type)
+	case "isDeprecated":
+		return false
+	}
+	return nil
+}
+
+type inputValueObj struct {
+	s    *ast.Schema
+	name string
+	desc string
+	typ  *ast.Type
+	def  *ast.Value
+}
+
+func (inputValueObj) typename() string { return "__InputValue" }
+
+func (o inputValueObj) resolve(field string) any {
+	switch field {
+	case "name":
+		return o.name
+	case "description":
+		if o.desc == "" {
+			return nil
+		}
+		return o.desc
+	case "type":
+		return typeRef(o.s, o.typ)
+	case "defaultValue":
+		if o.def == nil {
+			return nil
+		}
+		return o.def.String()
+	case "isDeprecated":
+		return false
+	}
+	return nil
+}
+
+type enumValueObj struct{ def *ast.EnumValueDefinition }
+
+func (enumValueObj) typename() string { return "__EnumValue" }
+
+func (o enumValueObj) resolve(field string) any {
+	switch field {
+	case "name":
+		return o.def.Name
+	case "description":
+		if o.def.Description == "" {
+			return nil
+		}
+		return o.def.Description
+	case "isDeprecated":
+		return false
+	}
+	return nil
+}
+
+type directiveObj struct {
+	s   *ast.Schema
+	def *ast.DirectiveDefinition
+}
+
+func (directiveObj) typename() string { return "__Directive" }
+
+func (o directiveObj) resolve(field string) any {
+	switch field {
+	case "name":
+		return o.def.Name
+	case "description":
+		if o.def.Description == "" {
+			return nil
+		}
+		return o.def.Description
+	case "locations":
+		out := make([]string, len(o.def.Locations))
+		for i, l := range o.def.Locations {
+			out[i] = string(l)
+		}
+		return out
+	case "args":
+		out := []introObject{}
+		for _, a := range o.def.Arguments {
+			out = append(out, inputValueObj{s: o.s, name: a.Name, desc: a.Description, typ: a.Type, def: a.DefaultValue})
+		}
+		return out
+	case "isRepeatable":
+		return o.def.IsRepeatable
+	}
+	return nil
+}
+
+// introspect renders obj with the selection set.
+func (x *execution) introspect(dst []byte, obj introObject, sel ast.SelectionSet) ([]byte, error) {
+	if obj == nil {
+		return append(dst, "null"...), nil
+	}
+	dst = append(dst, '{')
+	for i, cf := range x.collect(sel, obj.typename(), nil, nil) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendKey(dst, cf.key)
+		name := cf.fields[0].Name
+		if name == "__typename" {
+			dst = appendString(dst, obj.typename())
+			continue
+		}
+		var err error
+		dst, err = x.introValue(dst, obj.resolve(name), mergedSelection(cf.fields))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func (x *execution) introValue(dst []byte, v any, sel ast.SelectionSet) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(dst, "null"...), nil
+	case string:
+		return appendString(dst, v), nil
+	case bool:
+		return strconv.AppendBool(dst, v), nil
+	case []string:
+		dst = append(dst, '[')
+		for i, s := range v {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, s)
+		}
+		return append(dst, ']'), nil
+	case introObject:
+		return x.introspect(dst, v, sel)
+	case []introObject:
+		dst = append(dst, '[')
+		for i, o := range v {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = x.introspect(dst, o, sel); err != nil {
+				return nil, err
+			}
+		}
+		return append(dst, ']'), nil
+	}
+	return nil, fmt.Errorf("introspection value of type %T", v)
+}
