@@ -239,6 +239,9 @@ func isLoopback(host string) bool {
 
 // loadIndex rebuilds the engine from the store, logging progress.
 func loadIndex(ctx context.Context, store *sqlite.Store, index *engine.Index, log *slog.Logger) error {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	start := time.Now()
 	total, err := store.Count(ctx)
 	if err != nil {

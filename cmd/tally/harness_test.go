@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/tally-server/tally/internal/auth"
+	"github.com/tally-server/tally/internal/engine"
+	"github.com/tally-server/tally/internal/graphql"
+	"github.com/tally-server/tally/internal/pgtest"
+	"github.com/tally-server/tally/internal/server"
+	"github.com/tally-server/tally/internal/store/sqlite"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.StopShared()
+	os.Exit(code)
+}
+
+// tallyServer is a real Tally (SQLite store, engine, GraphQL, HTTP) on a
+// loopback port.
+type tallyServer struct {
+	URL    string
+	store  *sqlite.Store
+	index  *engine.Index
+	secret string
+	dir    string
+}
+
+type harnessOpts struct {
+	adminSecret string
+	maxBuckets  int
+	maxIngest   int64
+	dir         string
+	compactRows int
+}
+
+func startTally(t *testing.T, o harnessOpts) *tallyServer {
+	t.Helper()
+	ctx := context.Background()
+	dir := o.dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	store, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ing := &embedded{store: store, index: engine.New(engine.Config{CompactRows: o.compactRows})}
+	if err := loadIndex(ctx, store, ing.index, nil); err != nil {
+		t.Fatal(err)
+	}
+	exec, err := graphql.New(graphql.Config{MaxBuckets: o.maxBuckets}, ing.index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := server.New(server.Config{MaxIngestBytes: o.maxIngest}, exec, auth.New(auth.Config{AdminSecret: o.adminSecret}), ing)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return &tallyServer{URL: hs.URL, store: store, index: ing.index, secret: o.adminSecret, dir: dir}
+}
+
+// post sends body to path with headers and returns status and body.
+func post(t *testing.T, url string, headers map[string]string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+func gz(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+// gqlResponse is a decoded /v1/graphql answer.
+type gqlResponse struct {
+	Data   map[string]json.RawMessage `json:"data"`
+	Errors []graphql.Error            `json:"errors"`
+}
+
+func (s *tallyServer) query(t *testing.T, account string, query string, vars map[string]any) gqlResponse {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	h := map[string]string{"Content-Type": "application/json"}
+	if account != "" {
+		h["X-Moveo-Account-Id"] = account
+	}
+	if s.secret != "" {
+		h["X-Admin-Secret"] = s.secret
+	}
+	code, b := post(t, s.URL+"/v1/graphql", h, body)
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, b)
+	}
+	var r gqlResponse
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("response %s: %v", b, err)
+	}
+	return r
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprint("marshal: ", err))
+	}
+	return b
+}
