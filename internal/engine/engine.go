@@ -394,28 +394,43 @@ func (ix *Index) Sessions() int {
 }
 
 // filter is a query resolved to codes: a nil table does not filter; a
-// table indexed by code says whether that code matches. NULL (code 0)
-// never matches an active filter.
+// table indexed by code holds 1 where that code matches and 0 elsewhere.
+// NULL (code 0) never matches an active filter. test[flags] is 1 when a
+// row's flags pass the is_test filter.
 type filter struct {
-	desk, brain, integ, version, channel, agents []bool
-	testMask, testWant                           uint8
-	none                                         bool // some filter can match nothing
+	desk, brain, integ, version, channel, agents []uint8
+	test                                         [4]uint8
+	none                                         bool // some filter matches nothing
 }
 
-func uuidTable(d *dicts, set session.UUIDSet) []bool {
+// active lists the filter's column tables for the scan loop.
+func (f *filter) active(c *columns) (cols [6][]uint32, tabs [6][]uint8, n int) {
+	for _, p := range []struct {
+		col []uint32
+		tab []uint8
+	}{{c.desk, f.desk}, {c.brain, f.brain}, {c.integ, f.integ}, {c.version, f.version}, {c.channel, f.channel}, {c.agents, f.agents}} {
+		if p.tab != nil {
+			cols[n], tabs[n] = p.col, p.tab
+			n++
+		}
+	}
+	return cols, tabs, n
+}
+
+func uuidTable(d *dicts, set session.UUIDSet) []uint8 {
 	if !set.Active {
 		return nil
 	}
-	t := make([]bool, len(d.uuids)+1)
+	t := make([]uint8, len(d.uuids)+1)
 	for _, u := range set.Values {
 		if c, ok := d.uuids[u]; ok {
-			t[c] = true
+			t[c] = 1
 		}
 	}
 	return t
 }
 
-func anyTrue(t []bool) bool { return slices.Contains(t, true) }
+func anySet(t []uint8) bool { return slices.Contains(t, 1) }
 
 func (a *account) plan(q *session.Query) filter {
 	d := a.d
@@ -424,18 +439,18 @@ func (a *account) plan(q *session.Query) filter {
 	f.brain = uuidTable(d, q.BrainParentIDs)
 	f.integ = uuidTable(d, q.IntegrationIDs)
 	if q.BrainVersions.Active {
-		f.version = make([]bool, len(d.versions)+1)
+		f.version = make([]uint8, len(d.versions)+1)
 		for _, v := range q.BrainVersions.Values {
 			if c, ok := d.versions[v]; ok {
-				f.version[c] = true
+				f.version[c] = 1
 			}
 		}
 	}
 	if q.Channels.Active {
-		f.channel = make([]bool, len(d.channels)+1)
+		f.channel = make([]uint8, len(d.channels)+1)
 		for _, v := range q.Channels.Values {
 			if c, ok := d.channels[v]; ok {
-				f.channel[c] = true
+				f.channel[c] = 1
 			}
 		}
 	}
@@ -446,26 +461,25 @@ func (a *account) plan(q *session.Query) filter {
 				want[c] = true
 			}
 		}
-		f.agents = make([]bool, len(d.members))
+		f.agents = make([]uint8, len(d.members))
 		if len(want) > 0 {
 			for code, ms := range d.members {
 				for _, m := range ms {
 					if want[m] {
-						f.agents[code] = true
+						f.agents[code] = 1
 						break
 					}
 				}
 			}
 		}
 	}
-	if q.IsTest.Active {
-		f.testMask = flagTest
-		if q.IsTest.Value {
-			f.testWant = flagTest
+	for fl := range f.test {
+		if !q.IsTest.Active || (fl&flagTest != 0) == q.IsTest.Value {
+			f.test[fl] = 1
 		}
 	}
-	for _, t := range [][]bool{f.desk, f.brain, f.integ, f.version, f.channel, f.agents} {
-		if t != nil && !anyTrue(t) {
+	for _, t := range [][]uint8{f.desk, f.brain, f.integ, f.version, f.channel, f.agents} {
+		if t != nil && !anySet(t) {
 			f.none = true
 		}
 	}
@@ -489,16 +503,11 @@ func (ix *Index) Count(ctx context.Context, accountID pgtext.UUID, q *session.Qu
 	if f.none {
 		return dst, nil
 	}
-	counts := make([]int64, 2*(len(q.Bounds)-1))
-	if err := scanColumns(ctx, &a.main, q.Bounds, &f, counts); err != nil {
+	if err := scanColumns(ctx, &a.main, q.Bounds, &f, dst); err != nil {
 		return nil, err
 	}
-	scanRows(a.added, q.Bounds, &f, counts, 1)
-	scanRows(a.removed, q.Bounds, &f, counts, -1)
-	for k := range dst {
-		dst[k].Open += counts[2*k]
-		dst[k].Closed += counts[2*k+1]
-	}
+	scanRows(a.added, q.Bounds, &f, dst, 1)
+	scanRows(a.removed, q.Bounds, &f, dst, -1)
 	return dst, nil
 }
 
@@ -506,15 +515,27 @@ func (ix *Index) Count(ctx context.Context, accountID pgtext.UUID, q *session.Qu
 const checkEvery = 1 << 16
 
 // scanColumns adds the open/closed counts of c's rows within the bounds to
-// counts (open at 2k, closed at 2k+1). Rows are sorted by start, so the
-// bucket is found by walking the boundaries, which works for month spans
-// as well as fixed ones and costs one comparison per row.
-func scanColumns(ctx context.Context, c *columns, bounds []int64, f *filter, counts []int64) error {
+// dst. Rows are sorted by start, so the bucket is found by walking the
+// boundaries, which works for month spans as well as fixed ones and costs
+// one comparison per row.
+func scanColumns(ctx context.Context, c *columns, bounds []int64, f *filter, dst []session.Counts) error {
 	lo := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[0] })
 	hi := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[len(bounds)-1] })
+	cols, tabs, n := f.active(c)
 	for from := lo; from < hi; from += checkEvery {
 		to := min(from+checkEvery, hi)
-		scanRange(c, from, to, bounds, f, counts)
+		switch n {
+		case 0:
+			scanNoFilter(c.start[from:to], c.flags[from:to], bounds, &f.test, dst)
+		case 1:
+			scanOneFilter(c.start[from:to], c.flags[from:to], cols[0][from:to], tabs[0], bounds, &f.test, dst)
+		default:
+			var sub [6][]uint32
+			for j := 0; j < n; j++ {
+				sub[j] = cols[j][from:to]
+			}
+			scanFilters(c.start[from:to], c.flags[from:to], sub[:n], tabs[:n], bounds, &f.test, dst)
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -522,71 +543,130 @@ func scanColumns(ctx context.Context, c *columns, bounds []int64, f *filter, cou
 	return nil
 }
 
-func scanRange(c *columns, lo, hi int, bounds []int64, f *filter, counts []int64) {
-	start := c.start[lo:hi]
-	flags := c.flags[lo:hi]
-	k := sort.Search(len(bounds), func(i int) bool { return bounds[i] > start[0] }) - 1
+// The scan loops keep the current bucket's counts in registers and write
+// them out when the bucket changes: incrementing a counter in memory for
+// every row would chain each row's store to the next row's load. Filters
+// are table look-ups ANDed into a 0/1 mask, so no branch depends on the
+// data except the bucket walk, which is predictable.
+
+func firstBucket(bounds []int64, s int64) int {
+	return sort.Search(len(bounds), func(i int) bool { return bounds[i] > s }) - 1
+}
+
+func scanNoFilter(start []int64, flags []uint8, bounds []int64, test *[4]uint8, dst []session.Counts) {
+	if len(start) == 0 {
+		return
+	}
+	k := firstBucket(bounds, start[0])
 	next := bounds[k+1]
-	if f.desk == nil && f.brain == nil && f.integ == nil && f.version == nil && f.channel == nil && f.agents == nil {
-		for i, s := range start {
+	var total, closed int64
+	for i, s := range start {
+		if s >= next {
+			dst[k].Closed += closed
+			dst[k].Open += total - closed
+			total, closed = 0, 0
 			for s >= next {
 				k++
 				next = bounds[k+1]
 			}
-			fl := flags[i]
-			if fl&f.testMask != f.testWant {
-				continue
-			}
-			counts[2*k+int(fl&flagClosed)]++
 		}
+		fl := flags[i] & 3
+		m := int64(test[fl])
+		total += m
+		closed += m & int64(fl)
+	}
+	dst[k].Closed += closed
+	dst[k].Open += total - closed
+}
+
+func scanOneFilter(start []int64, flags []uint8, col []uint32, tab []uint8, bounds []int64, test *[4]uint8, dst []session.Counts) {
+	if len(start) == 0 {
 		return
 	}
-	desk := c.desk[lo:hi]
-	brain := c.brain[lo:hi]
-	integ := c.integ[lo:hi]
-	version := c.version[lo:hi]
-	channel := c.channel[lo:hi]
-	agents := c.agents[lo:hi]
+	col = col[:len(start)]
+	flags = flags[:len(start)]
+	k := firstBucket(bounds, start[0])
+	next := bounds[k+1]
+	var total, closed int64
 	for i, s := range start {
-		for s >= next {
-			k++
-			next = bounds[k+1]
+		if s >= next {
+			dst[k].Closed += closed
+			dst[k].Open += total - closed
+			total, closed = 0, 0
+			for s >= next {
+				k++
+				next = bounds[k+1]
+			}
 		}
-		fl := flags[i]
-		if fl&f.testMask != f.testWant ||
-			(f.desk != nil && !f.desk[desk[i]]) ||
-			(f.brain != nil && !f.brain[brain[i]]) ||
-			(f.integ != nil && !f.integ[integ[i]]) ||
-			(f.version != nil && !f.version[version[i]]) ||
-			(f.channel != nil && !f.channel[channel[i]]) ||
-			(f.agents != nil && !f.agents[agents[i]]) {
-			continue
-		}
-		counts[2*k+int(fl&flagClosed)]++
+		fl := flags[i] & 3
+		m := int64(test[fl] & tab[col[i]])
+		total += m
+		closed += m & int64(fl)
 	}
+	dst[k].Closed += closed
+	dst[k].Open += total - closed
+}
+
+func scanFilters(start []int64, flags []uint8, cols [][]uint32, tabs [][]uint8, bounds []int64, test *[4]uint8, dst []session.Counts) {
+	if len(start) == 0 {
+		return
+	}
+	k := firstBucket(bounds, start[0])
+	next := bounds[k+1]
+	var total, closed int64
+	for i, s := range start {
+		if s >= next {
+			dst[k].Closed += closed
+			dst[k].Open += total - closed
+			total, closed = 0, 0
+			for s >= next {
+				k++
+				next = bounds[k+1]
+			}
+		}
+		fl := flags[i] & 3
+		m := test[fl]
+		for j, col := range cols {
+			m &= tabs[j][col[i]]
+		}
+		total += int64(m)
+		closed += int64(m) & int64(fl)
+	}
+	dst[k].Closed += closed
+	dst[k].Open += total - closed
+}
+
+// pass reports whether a delta row passes the filter.
+func (f *filter) pass(r *row) bool {
+	return f.test[r.flags&3] == 1 &&
+		(f.desk == nil || f.desk[r.desk] == 1) &&
+		(f.brain == nil || f.brain[r.brain] == 1) &&
+		(f.integ == nil || f.integ[r.integ] == 1) &&
+		(f.version == nil || f.version[r.version] == 1) &&
+		(f.channel == nil || f.channel[r.channel] == 1) &&
+		(f.agents == nil || f.agents[r.agents] == 1)
 }
 
 // scanRows is scanColumns for a delta segment, adding sign per row.
-func scanRows(rows []row, bounds []int64, f *filter, counts []int64, sign int64) {
+func scanRows(rows []row, bounds []int64, f *filter, dst []session.Counts, sign int64) {
 	if len(rows) == 0 {
 		return
 	}
 	lo := sort.Search(len(rows), func(i int) bool { return rows[i].start >= bounds[0] })
 	hi := sort.Search(len(rows), func(i int) bool { return rows[i].start >= bounds[len(bounds)-1] })
 	k := 0
-	for _, r := range rows[lo:hi] {
+	for i := lo; i < hi; i++ {
+		r := &rows[i]
 		for r.start >= bounds[k+1] {
 			k++
 		}
-		if r.flags&f.testMask != f.testWant ||
-			(f.desk != nil && !f.desk[r.desk]) ||
-			(f.brain != nil && !f.brain[r.brain]) ||
-			(f.integ != nil && !f.integ[r.integ]) ||
-			(f.version != nil && !f.version[r.version]) ||
-			(f.channel != nil && !f.channel[r.channel]) ||
-			(f.agents != nil && !f.agents[r.agents]) {
+		if !f.pass(r) {
 			continue
 		}
-		counts[2*k+int(r.flags&flagClosed)] += sign
+		if r.flags&flagClosed != 0 {
+			dst[k].Closed += sign
+		} else {
+			dst[k].Open += sign
+		}
 	}
 }

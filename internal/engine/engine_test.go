@@ -1,0 +1,321 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"runtime"
+	"testing"
+
+	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/session"
+)
+
+var testAccount = pgtext.UUID{1}
+
+// world generates sessions over one year for one account: 8 desks, 4
+// brains with versions, 6 channels, a pool of agents.
+type world struct {
+	desks, brains, integrations []pgtext.UUID
+	channels                    []string
+	agents                      []string
+	start                       int64
+}
+
+func newWorld(r *rand.Rand) *world {
+	w := &world{channels: []string{"web", "whatsapp", "facebook", "instagram", "viber", "voice"}, start: mustTS("2024-01-01")}
+	for i := 0; i < 8; i++ {
+		w.desks = append(w.desks, pgtext.UUID{2, byte(i)})
+	}
+	for i := 0; i < 4; i++ {
+		w.brains = append(w.brains, pgtext.UUID{3, byte(i)})
+	}
+	for i := 0; i < 6; i++ {
+		w.integrations = append(w.integrations, pgtext.UUID{4, byte(i)})
+	}
+	for i := 0; i < 30; i++ {
+		w.agents = append(w.agents, fmt.Sprintf("agent-%d", i))
+	}
+	return w
+}
+
+func mustTS(s string) int64 {
+	v, err := pgtext.ParseTimestamp(s)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func (w *world) record(r *rand.Rand, i int, span int64) session.Record {
+	rec := session.Record{
+		AccountID:     testAccount,
+		SessionID:     fmt.Sprint(i),
+		DeskID:        pgtext.NullUUID{UUID: w.desks[r.Intn(len(w.desks))], Valid: r.Intn(20) != 0},
+		BrainParentID: pgtext.NullUUID{UUID: w.brains[r.Intn(len(w.brains))], Valid: true},
+		IntegrationID: pgtext.NullUUID{UUID: w.integrations[r.Intn(len(w.integrations))], Valid: true},
+		BrainVersion:  pgtext.NullInt4{Int32: int32(r.Intn(6)), Valid: true},
+		Channel:       session.NullString{String: w.channels[r.Intn(len(w.channels))], Valid: true},
+		IsTest:        r.Intn(20) == 0,
+		StartMicros:   w.start + r.Int63n(span),
+		AgentIDs:      []string{},
+	}
+	if r.Intn(3) == 0 {
+		rec.AgentIDs = append(rec.AgentIDs, w.agents[r.Intn(len(w.agents))])
+	}
+	if r.Intn(10) != 0 {
+		rec.EndMicros, rec.HasEnd = rec.StartMicros+pgtext.MicrosPerHour, true
+	}
+	return rec
+}
+
+// naiveCount is the semantics of SPEC section 2 written as plainly as
+// possible, to check the engine against on random data.
+func naiveCount(recs []session.Record, q *session.Query) []session.Counts {
+	out := make([]session.Counts, len(q.Bounds)-1)
+	inU := func(set session.UUIDSet, v pgtext.NullUUID) bool {
+		if !set.Active {
+			return true
+		}
+		for _, u := range set.Values {
+			if v.Valid && u == v.UUID {
+				return true
+			}
+		}
+		return false
+	}
+	for _, r := range recs {
+		if !inU(q.DeskIDs, r.DeskID) || !inU(q.BrainParentIDs, r.BrainParentID) || !inU(q.IntegrationIDs, r.IntegrationID) {
+			continue
+		}
+		if q.BrainVersions.Active {
+			ok := false
+			for _, v := range q.BrainVersions.Values {
+				ok = ok || (r.BrainVersion.Valid && r.BrainVersion.Int32 == v)
+			}
+			if !ok {
+				continue
+			}
+		}
+		if q.Channels.Active {
+			ok := false
+			for _, v := range q.Channels.Values {
+				ok = ok || (r.Channel.Valid && r.Channel.String == v)
+			}
+			if !ok {
+				continue
+			}
+		}
+		if q.AgentIDs.Active {
+			ok := false
+			for _, v := range q.AgentIDs.Values {
+				for _, a := range r.AgentIDs {
+					ok = ok || a == v
+				}
+			}
+			if !ok {
+				continue
+			}
+		}
+		if q.IsTest.Active && r.IsTest != q.IsTest.Value {
+			continue
+		}
+		for k := 0; k+1 < len(q.Bounds); k++ {
+			if r.StartMicros >= q.Bounds[k] && r.StartMicros < q.Bounds[k+1] {
+				if r.HasEnd {
+					out[k].Closed++
+				} else {
+					out[k].Open++
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestCountMatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	w := newWorld(r)
+	span := 40 * pgtext.MicrosPerDay
+	for _, mode := range []string{"loaded", "deltas", "compacted"} {
+		t.Run(mode, func(t *testing.T) {
+			ix := New(Config{CompactRows: map[string]int{"deltas": 1 << 30, "compacted": 300}[mode]})
+			current := map[string]session.Record{}
+			var recs []session.Record
+			for i := 0; i < 5000; i++ {
+				recs = append(recs, w.record(r, i, span))
+			}
+			if mode == "loaded" {
+				l := ix.NewLoader()
+				for i := range recs {
+					l.Add(&recs[i])
+					current[recs[i].SessionID] = recs[i]
+				}
+				l.Finish()
+			} else {
+				for i := 0; i < len(recs); i += 97 {
+					var changes []session.Change
+					for j := i; j < min(i+97, len(recs)); j++ {
+						rec := recs[j]
+						if j%5 == 0 && j > 0 { // re-send an earlier session, changed
+							rec = w.record(r, r.Intn(j), span)
+						}
+						var old *session.Record
+						if o, ok := current[rec.SessionID]; ok {
+							old = &o
+						}
+						n := rec
+						changes = append(changes, session.Change{Old: old, New: &n})
+						current[rec.SessionID] = rec
+					}
+					ix.Apply(changes)
+				}
+			}
+			var all []session.Record
+			for _, rec := range current {
+				all = append(all, rec)
+			}
+			if got := ix.Sessions(); got != len(all) {
+				t.Fatalf("Sessions() = %d, want %d", got, len(all))
+			}
+			for i := 0; i < 300; i++ {
+				q := randomQuery(r, w, span)
+				got, err := ix.Count(context.Background(), testAccount, q, make([]session.Counts, len(q.Bounds)-1))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := naiveCount(all, q)
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("query %+v:\n got %v\nwant %v", q, got, want)
+				}
+			}
+		})
+	}
+}
+
+func randomQuery(r *rand.Rand, w *world, span int64) *session.Query {
+	spans := []pgtext.Interval{{Days: 1}, {Days: 7}, {Micros: 6 * pgtext.MicrosPerHour}, {Months: 1}, {Months: 1, Days: 3}}
+	q := &session.Query{Span: spans[r.Intn(len(spans))]}
+	q.StartMicros = w.start - pgtext.MicrosPerDay + r.Int63n(span)
+	if r.Intn(2) == 0 {
+		q.StartMicros -= q.StartMicros % pgtext.MicrosPerDay
+	}
+	q.EndMicros = q.StartMicros + r.Int63n(span/2)
+	if r.Intn(3) == 0 {
+		q.DeskIDs = session.UUIDSet{Active: true, Values: []pgtext.UUID{w.desks[r.Intn(len(w.desks))], {9}}}
+	}
+	if r.Intn(4) == 0 {
+		q.BrainParentIDs = session.UUIDSet{Active: true, Values: []pgtext.UUID{w.brains[r.Intn(len(w.brains))]}}
+	}
+	if r.Intn(4) == 0 {
+		q.IntegrationIDs = session.UUIDSet{Active: true}
+		if r.Intn(2) == 0 {
+			q.IntegrationIDs.Values = w.integrations[:2]
+		}
+	}
+	if r.Intn(4) == 0 {
+		q.BrainVersions = session.IntSet{Active: true, Values: []int32{int32(r.Intn(6)), 99}}
+	}
+	if r.Intn(4) == 0 {
+		q.Channels = session.TextSet{Active: true, Values: []string{w.channels[r.Intn(len(w.channels))]}}
+	}
+	if r.Intn(4) == 0 {
+		q.AgentIDs = session.TextSet{Active: true, Values: []string{w.agents[r.Intn(len(w.agents))], w.agents[r.Intn(len(w.agents))]}}
+	}
+	if r.Intn(3) == 0 {
+		q.IsTest = session.BoolFilter{Active: true, Value: r.Intn(2) == 0}
+	}
+	if err := q.Plan(100000); err != nil {
+		panic(err)
+	}
+	return q
+}
+
+// benchIndex builds an index of n sessions over one year, loaded as at
+// start-up (everything in the main segment).
+func benchIndex(b testing.TB, n int) (*Index, *world) {
+	r := rand.New(rand.NewSource(1))
+	w := newWorld(r)
+	ix := New(Config{})
+	l := ix.NewLoader()
+	for i := 0; i < n; i++ {
+		rec := w.record(r, i, 366*pgtext.MicrosPerDay)
+		l.Add(&rec)
+	}
+	l.Finish()
+	return ix, w
+}
+
+func planned(b testing.TB, q *session.Query) *session.Query {
+	if err := q.Plan(10000); err != nil {
+		b.Fatal(err)
+	}
+	return q
+}
+
+// BenchmarkCount: the targets of docs/performance.md, over one account of
+// 1 M sessions in a year.
+func BenchmarkCount(b *testing.B) {
+	ix, w := benchIndex(b, 1_000_000)
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		q    *session.Query
+	}{
+		{"desk_10days_daily", &session.Query{StartMicros: mustTS("2024-03-01"), EndMicros: mustTS("2024-03-10"), Span: pgtext.Interval{Days: 1},
+			DeskIDs: session.UUIDSet{Active: true, Values: w.desks[:1]}}},
+		{"all_year_daily", &session.Query{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1}}},
+		{"all_year_monthly", &session.Query{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Months: 1}}},
+		{"year_daily_3_filters", &session.Query{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1},
+			DeskIDs:  session.UUIDSet{Active: true, Values: w.desks[:3]},
+			Channels: session.TextSet{Active: true, Values: []string{"web", "whatsapp"}},
+			IsTest:   session.BoolFilter{Active: true}}},
+	}
+	for _, c := range cases {
+		q := planned(b, c.q)
+		dst := make([]session.Counts, len(q.Bounds)-1)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(dst)
+				if _, err := ix.Count(ctx, testAccount, q, dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestScanDoesNotAllocatePerSession(t *testing.T) {
+	ix, w := benchIndex(t, 200_000)
+	q := planned(t, &session.Query{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1},
+		DeskIDs: session.UUIDSet{Active: true, Values: w.desks[:2]}})
+	dst := make([]session.Counts, len(q.Bounds)-1)
+	allocs := testing.AllocsPerRun(20, func() {
+		clear(dst)
+		ix.Count(context.Background(), testAccount, q, dst)
+	})
+	// A few allocations per query (filter tables, the count slice) are
+	// fine; one per session or per bucket is not.
+	if allocs > 10 {
+		t.Errorf("Count made %.0f allocations for 200k sessions and %d buckets", allocs, len(dst))
+	}
+}
+
+// TestMemoryPerSession checks the engine's footprint target: at most 64
+// bytes per session.
+func TestMemoryPerSession(t *testing.T) {
+	const n = 500_000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	ix, _ := benchIndex(t, n)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perSession := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("%.1f bytes per session", perSession)
+	if perSession > 64 {
+		t.Errorf("engine holds %.1f bytes per session, the target is 64", perSession)
+	}
+	runtime.KeepAlive(ix)
+}
