@@ -15,6 +15,7 @@ import (
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/graphql"
+	"github.com/tally-server/tally/internal/ingest"
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/store/sqlite"
@@ -42,6 +43,7 @@ type harnessOpts struct {
 	maxIngest   int64
 	dir         string
 	compactRows int
+	maxRecords  int
 }
 
 func startTally(t *testing.T, o harnessOpts) *tallyServer {
@@ -64,7 +66,7 @@ func startTally(t *testing.T, o harnessOpts) *tallyServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Config{MaxIngestBytes: o.maxIngest}, exec, auth.New(auth.Config{AdminSecret: o.adminSecret}), ing)
+	srv := server.New(server.Config{MaxIngestBytes: o.maxIngest, Ingest: ingest.Config{MaxRecords: o.maxRecords}}, exec, auth.New(auth.Config{AdminSecret: o.adminSecret}), ing)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &tallyServer{URL: hs.URL, store: store, index: ing.index, secret: o.adminSecret, dir: dir}

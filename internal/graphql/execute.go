@@ -141,9 +141,15 @@ func (e *Executor) Execute(ctx context.Context, caller Caller, req *Request, dst
 	if len(req.Variables) > 0 && string(req.Variables) != "null" {
 		dec := json.NewDecoder(bytes.NewReader(req.Variables))
 		dec.UseNumber()
-		if err := dec.Decode(&vars); err != nil {
+		var raw any
+		if err := dec.Decode(&raw); err != nil {
 			return appendErrors(dst, newError(CodeParseFailed, "$.variables", "variables must be a JSON object mapping variable names to values: "+err.Error()))
 		}
+		m, ok := raw.(map[string]any)
+		if !ok {
+			return appendErrors(dst, newError(CodeParseFailed, "$.variables", "variables must be a JSON object mapping variable names to values, but found "+jsonKindOf(raw)))
+		}
+		vars = m
 	}
 	p := e.prepare(*req.Query)
 	if p.err != nil {
@@ -181,10 +187,19 @@ func selectOperation(doc *ast.QueryDocument, name *string) (*ast.OperationDefini
 }
 
 func appendErrors(dst []byte, err *Error) []byte {
-	b, _ := json.Marshal(struct {
-		Errors []*Error `json:"errors"`
-	}{[]*Error{err}})
-	return append(dst, b...)
+	return AppendError(dst, err)
+}
+
+// AppendError appends a response body holding err alone, as Hasura sends
+// it: {"errors":[{"message":...,"extensions":{"path":...,"code":...}}]}.
+func AppendError(dst []byte, err *Error) []byte {
+	dst = append(dst, `{"errors":[{"message":`...)
+	dst = appendString(dst, err.Message)
+	dst = append(dst, `,"extensions":{"path":`...)
+	dst = appendString(dst, err.Extensions.Path)
+	dst = append(dst, `,"code":`...)
+	dst = appendString(dst, err.Extensions.Code)
+	return append(dst, "}}]}"...)
 }
 
 // execution is the state of one operation's run.

@@ -78,6 +78,9 @@ func (e *Executor) prepareUncached(query string) *prepared {
 		return &prepared{err: newError(CodeValidationFailed, "$.query", "not a valid graphql query: "+gqlMessage(err))}
 	}
 	if errs := validator.ValidateWithRules(e.schema, doc, e.rules); len(errs) > 0 {
+		if errs[0].Rule == "KnownRootType" {
+			return &prepared{err: newError(CodeValidationFailed, "$", "no mutations exist")}
+		}
 		return &prepared{err: newError(CodeValidationFailed, "$", gqlMessage(errs[0]))}
 	}
 	for _, op := range doc.Operations {

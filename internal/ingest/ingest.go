@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"unicode/utf8"
 
@@ -253,10 +254,15 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 		bad("", "a record must be a JSON object, got %s", jsonKind(raw))
 		return rec, problems
 	}
+	var unknown []string
 	for k := range obj {
 		if !knownFields[k] {
-			bad(k, "unknown field; known fields are account_id, session_id, desk_id, brain_parent_id, integration_id, brain_version, channel, agent_ids, is_test, start_time, end_time, updated_at")
+			unknown = append(unknown, k)
 		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		bad(k, "unknown field; known fields are account_id, session_id, desk_id, brain_parent_id, integration_id, brain_version, channel, agent_ids, is_test, start_time, end_time, updated_at")
 	}
 	str := func(field string, required bool) (string, bool) {
 		v, ok := obj[field]

@@ -171,10 +171,7 @@ func (s *Server) writeGraphQL(w http.ResponseWriter, body []byte) {
 }
 
 func graphqlError(code, msg string) []byte {
-	b, _ := json.Marshal(struct {
-		Errors []graphql.Error `json:"errors"`
-	}{[]graphql.Error{{Message: msg, Extensions: graphql.Extensions{Path: "$", Code: code}}}})
-	return b
+	return graphql.AppendError(nil, &graphql.Error{Message: msg, Extensions: graphql.Extensions{Path: "$", Code: code}})
 }
 
 func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
@@ -282,7 +279,11 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
 		)
 		switch {
 		case errors.As(err, &be):
-			msg := fmt.Sprintf("%d invalid records; nothing was written", len(be.Problems)+be.More)
+			n := len(be.Problems) + be.More
+			msg := fmt.Sprintf("%d problems in the batch; nothing was written", n)
+			if n == 1 {
+				msg = "1 problem in the batch; nothing was written"
+			}
 			if be.More > 0 {
 				msg += fmt.Sprintf(" (the first %d are listed)", len(be.Problems))
 			}
