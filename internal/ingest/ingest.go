@@ -94,13 +94,18 @@ func (e *TooManyError) Error() string {
 
 // SyntaxError is a body that is not NDJSON or a JSON array of objects.
 type SyntaxError struct {
-	Index  int // the record being read when the syntax broke
-	Offset int64
+	Index  int   // the record being read when the syntax broke
+	Line   int   // NDJSON: the 1-based line; 0 for a JSON array
+	Offset int64 // JSON array: the byte offset
 	Reason string
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("body is not valid JSON near byte %d (record %d): %s; send one JSON object per line (application/x-ndjson) or a JSON array of objects", e.Offset, e.Index, e.Reason)
+	where := fmt.Sprintf("near byte %d", e.Offset)
+	if e.Line > 0 {
+		where = fmt.Sprintf("on line %d", e.Line)
+	}
+	return fmt.Sprintf("body is not valid JSON %s (record %d): %s; send one JSON object per line (application/x-ndjson) or a JSON array of objects", where, e.Index, e.Reason)
 }
 
 // Decode reads a whole batch. When account is valid, records may omit
@@ -108,8 +113,6 @@ func (e *SyntaxError) Error() string {
 // needs account_id.
 func Decode(r io.Reader, account pgtext.NullUUID, cfg Config) ([]session.Record, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	dec := json.NewDecoder(br)
-	dec.UseNumber()
 	first, err := peekNonSpace(br)
 	if err == io.EOF {
 		return nil, nil
@@ -117,54 +120,36 @@ func Decode(r io.Reader, account pgtext.NullUUID, cfg Config) ([]session.Record,
 	if err != nil {
 		return nil, err
 	}
-	array := first == '['
-	if array {
-		if _, err := dec.Token(); err != nil {
-			return nil, &SyntaxError{Offset: dec.InputOffset(), Reason: err.Error()}
-		}
-	}
 	var (
 		recs  []session.Record
 		berr  BatchError
 		index int
 	)
-	maxProblems := cfg.maxProblems()
-	report := func(p Problem) {
-		if len(berr.Problems) < maxProblems {
-			berr.Problems = append(berr.Problems, p)
-		} else {
-			berr.More++
+	next := ndjsonReader(br, &index)
+	if first == '[' {
+		if next, err = arrayReader(br, &index); err != nil {
+			return nil, err
 		}
 	}
+	maxProblems := cfg.maxProblems()
 	for {
-		if array && !dec.More() {
-			if _, err := dec.Token(); err != nil {
-				return nil, &SyntaxError{Index: index, Offset: dec.InputOffset(), Reason: err.Error()}
-			}
-			if _, err := dec.Token(); err != io.EOF {
-				return nil, &SyntaxError{Index: index, Offset: dec.InputOffset(), Reason: "unexpected data after the closing ]"}
-			}
+		raw, err := next()
+		if err == io.EOF {
 			break
 		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			if err == io.EOF && !array {
-				break
-			}
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			if isReadError(err) {
-				return nil, err
-			}
-			return nil, &SyntaxError{Index: index, Offset: dec.InputOffset(), Reason: err.Error()}
+		if err != nil {
+			return nil, err
 		}
 		if index >= cfg.maxRecords() {
 			return nil, &TooManyError{Max: cfg.maxRecords()}
 		}
 		rec, problems := decodeRecord(raw, index, account)
 		for _, p := range problems {
-			report(p)
+			if len(berr.Problems) < maxProblems {
+				berr.Problems = append(berr.Problems, p)
+			} else {
+				berr.More++
+			}
 		}
 		if len(problems) == 0 && len(berr.Problems) == 0 {
 			recs = append(recs, rec)
@@ -175,6 +160,73 @@ func Decode(r io.Reader, account pgtext.NullUUID, cfg Config) ([]session.Record,
 		return nil, &berr
 	}
 	return recs, nil
+}
+
+// ndjsonReader returns one record per non-blank line. Each line is checked
+// once with json.Valid; records are not decoded twice.
+func ndjsonReader(br *bufio.Reader, index *int) func() (json.RawMessage, error) {
+	line := 0
+	return func() (json.RawMessage, error) {
+		for {
+			b, err := br.ReadBytes('\n')
+			if err != nil && err != io.EOF {
+				return nil, err
+			}
+			if len(b) > 0 {
+				line++
+			}
+			b = bytes.TrimSpace(b)
+			if len(b) == 0 {
+				if err == io.EOF {
+					return nil, io.EOF
+				}
+				continue
+			}
+			if !json.Valid(b) {
+				var raw json.RawMessage
+				reason := "not a JSON value"
+				if uerr := json.Unmarshal(b, &raw); uerr != nil {
+					reason = uerr.Error()
+				}
+				return nil, &SyntaxError{Index: *index, Line: line, Reason: reason}
+			}
+			return b, nil
+		}
+	}
+}
+
+// arrayReader returns the elements of a JSON array one by one.
+func arrayReader(br *bufio.Reader, index *int) (func() (json.RawMessage, error), error) {
+	dec := json.NewDecoder(br)
+	if _, err := dec.Token(); err != nil {
+		return nil, syntaxOrRead(err, 0, dec.InputOffset())
+	}
+	return func() (json.RawMessage, error) {
+		if !dec.More() {
+			if _, err := dec.Token(); err != nil {
+				return nil, syntaxOrRead(err, *index, dec.InputOffset())
+			}
+			if _, err := dec.Token(); err != io.EOF {
+				return nil, &SyntaxError{Index: *index, Offset: dec.InputOffset(), Reason: "unexpected data after the closing ]"}
+			}
+			return nil, io.EOF
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, syntaxOrRead(err, *index, dec.InputOffset())
+		}
+		return raw, nil
+	}, nil
+}
+
+func syntaxOrRead(err error, index int, offset int64) error {
+	if isReadError(err) {
+		return err
+	}
+	return &SyntaxError{Index: index, Offset: offset, Reason: err.Error()}
 }
 
 // readError marks errors from the underlying reader (a size limit, a
@@ -215,10 +267,128 @@ func peekNonSpace(br *bufio.Reader) (byte, error) {
 	}
 }
 
+// object is a record's members by exact name, as raw JSON values.
+type object map[string]json.RawMessage
+
 var knownFields = map[string]bool{
 	"account_id": true, "session_id": true, "desk_id": true, "brain_parent_id": true,
 	"integration_id": true, "brain_version": true, "channel": true, "agent_ids": true,
 	"is_test": true, "start_time": true, "end_time": true, "updated_at": true,
+}
+
+// splitObject splits a JSON object (already known to be valid JSON) into
+// its known members and the names of unknown ones, without decoding the
+// values. It reports false when raw is not an object. Keys match exactly;
+// the last of duplicate keys wins.
+func splitObject(raw []byte) (object, []string, bool) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return nil, nil, false
+	}
+	obj := make(object, 12)
+	var unknown []string
+	i = skipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
+		return obj, nil, true
+	}
+	for i < len(raw) {
+		kEnd := skipString(raw, i)
+		key, ok := unquote(raw[i:kEnd])
+		if !ok {
+			return nil, nil, false
+		}
+		i = skipSpace(raw, kEnd)
+		i = skipSpace(raw, i+1) // the colon
+		vEnd := skipValue(raw, i)
+		if knownFields[key] {
+			obj[key] = raw[i:vEnd]
+		} else {
+			unknown = append(unknown, key)
+		}
+		i = skipSpace(raw, vEnd)
+		if i >= len(raw) || raw[i] == '}' {
+			break
+		}
+		i = skipSpace(raw, i+1) // the comma
+	}
+	return obj, unknown, true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the JSON value starting at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
+}
+
+// unquote decodes a JSON string value; false when v is not a string.
+// Plain ASCII-safe strings are sliced directly; anything with escapes or
+// non-ASCII bytes goes through encoding/json, which also replaces invalid
+// UTF-8.
+func unquote(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	body := v[1 : len(v)-1]
+	simple := true
+	for _, c := range body {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			simple = false
+			break
+		}
+	}
+	if simple {
+		return string(body), true
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", false
+	}
+	return s, true
 }
 
 func jsonKind(raw json.RawMessage) string {
@@ -249,16 +419,10 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 	bad := func(field, format string, args ...any) {
 		problems = append(problems, Problem{Index: index, Field: field, Reason: fmt.Sprintf(format, args...)})
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+	obj, unknown, ok := splitObject(raw)
+	if !ok {
 		bad("", "a record must be a JSON object, got %s", jsonKind(raw))
 		return rec, problems
-	}
-	var unknown []string
-	for k := range obj {
-		if !knownFields[k] {
-			unknown = append(unknown, k)
-		}
 	}
 	sort.Strings(unknown)
 	for _, k := range unknown {
@@ -272,8 +436,8 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 			}
 			return "", false
 		}
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
+		s, ok := unquote(v)
+		if !ok {
 			bad(field, "must be a string, got %s", jsonKind(v))
 			return "", false
 		}

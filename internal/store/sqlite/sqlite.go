@@ -11,10 +11,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -49,8 +49,9 @@ var migrations = []string{
 // Store is the embedded store. Its methods are safe for concurrent use;
 // writes are serialised by SQLite.
 type Store struct {
-	db   *sql.DB
-	path string
+	db         *sql.DB
+	path       string
+	insertFull *sql.Stmt // upsert of insertChunk rows
 }
 
 // Open opens (creating if needed) the database in dir and brings its
@@ -73,6 +74,10 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if s.insertFull, err = db.PrepareContext(ctx, insertSQL(insertChunk)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: prepare: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -80,7 +85,10 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.insertFull.Close()
+	return s.db.Close()
+}
 
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
@@ -135,41 +143,140 @@ func nullInt(valid bool, v int64) any {
 // Upsert returns nil the batch is durable; the changes it returns are what
 // was written, in order, for the engine to apply. On error nothing is
 // written.
+//
+// The batch's existing rows are read with a few IN queries, the rule is
+// applied in memory, and only each session's final row is written, with
+// multi-row INSERT ... ON CONFLICT statements.
 func (s *Store) Upsert(ctx context.Context, recs []session.Record) ([]session.Change, int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("upsert: begin: %w", err)
 	}
 	defer tx.Rollback()
-	sel, err := tx.PrepareContext(ctx, `SELECT `+columnList+` FROM sessions WHERE account_id = ? AND session_id = ?`)
+	current, err := readExisting(ctx, tx, recs)
 	if err != nil {
-		return nil, 0, fmt.Errorf("upsert: prepare: %w", err)
+		return nil, 0, err
 	}
-	defer sel.Close()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO sessions (account_id, session_id, `+columnList+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
-		ON CONFLICT (account_id, session_id) DO UPDATE SET desk_id = excluded.desk_id, brain_parent_id = excluded.brain_parent_id,
-		integration_id = excluded.integration_id, brain_version = excluded.brain_version, channel = excluded.channel,
-		agent_ids = excluded.agent_ids, is_test = excluded.is_test, start_time = excluded.start_time,
-		end_time = excluded.end_time, updated_at = excluded.updated_at`)
-	if err != nil {
-		return nil, 0, fmt.Errorf("upsert: prepare: %w", err)
-	}
-	defer ins.Close()
 	changes := make([]session.Change, 0, len(recs))
+	var order []sessionKey // keys to write, in first-seen order
+	written := map[sessionKey]bool{}
 	ignored := 0
 	for i := range recs {
 		r := &recs[i]
-		old, err := scanOne(sel.QueryRowContext(ctx, r.AccountID[:], r.SessionID), r.AccountID, r.SessionID)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, 0, fmt.Errorf("upsert: read session %q: %w", r.SessionID, err)
-		}
+		k := sessionKey{r.AccountID, r.SessionID}
+		old := current[k]
 		if old != nil && !session.Supersedes(r, old) {
 			ignored++
 			continue
 		}
+		changes = append(changes, session.Change{Old: old, New: r})
+		current[k] = r
+		if !written[k] {
+			written[k] = true
+			order = append(order, k)
+		}
+	}
+	for len(order) > 0 {
+		n := min(len(order), insertChunk)
+		if err := s.insertRows(ctx, tx, order[:n], current); err != nil {
+			return nil, 0, err
+		}
+		order = order[n:]
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, 0, fmt.Errorf("upsert: commit: %w", err)
+	}
+	return changes, ignored, nil
+}
+
+type sessionKey struct {
+	account pgtext.UUID
+	id      string
+}
+
+// Chunk sizes keep statements under SQLite's 32766 bound parameters.
+const (
+	selectChunk = 500
+	insertChunk = 500 // 12 parameters a row
+)
+
+// readExisting loads the stored rows of the batch's sessions.
+func readExisting(ctx context.Context, tx *sql.Tx, recs []session.Record) (map[sessionKey]*session.Record, error) {
+	byAccount := map[pgtext.UUID][]string{}
+	seen := map[sessionKey]bool{}
+	for i := range recs {
+		k := sessionKey{recs[i].AccountID, recs[i].SessionID}
+		if !seen[k] {
+			seen[k] = true
+			byAccount[k.account] = append(byAccount[k.account], k.id)
+		}
+	}
+	out := make(map[sessionKey]*session.Record, len(seen))
+	for account, ids := range byAccount {
+		for len(ids) > 0 {
+			n := min(len(ids), selectChunk)
+			args := make([]any, 0, n+1)
+			args = append(args, account[:])
+			for _, id := range ids[:n] {
+				args = append(args, id)
+			}
+			q := `SELECT session_id, ` + columnList + ` FROM sessions WHERE account_id = ? AND session_id IN (?` + strings.Repeat(",?", n-1) + `)`
+			rows, err := tx.QueryContext(ctx, q, args...)
+			if err != nil {
+				return nil, fmt.Errorf("upsert: read existing sessions: %w", err)
+			}
+			var id string
+			var v rowValues
+			dest := append([]any{&id}, v.targets()...)
+			for rows.Next() {
+				if err := rows.Scan(dest...); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("upsert: read existing sessions: %w", err)
+				}
+				r, err := v.record(account, id)
+				if err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("upsert: %w", err)
+				}
+				out[sessionKey{account, id}] = r
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return nil, fmt.Errorf("upsert: read existing sessions: %w", err)
+			}
+			ids = ids[n:]
+		}
+	}
+	return out, nil
+}
+
+const upsertTail = ` ON CONFLICT (account_id, session_id) DO UPDATE SET desk_id = excluded.desk_id, brain_parent_id = excluded.brain_parent_id,
+	integration_id = excluded.integration_id, brain_version = excluded.brain_version, channel = excluded.channel,
+	agent_ids = excluded.agent_ids, is_test = excluded.is_test, start_time = excluded.start_time,
+	end_time = excluded.end_time, updated_at = excluded.updated_at`
+
+// insertSQL is the upsert statement for n rows.
+func insertSQL(n int) string {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO sessions (account_id, session_id, ` + columnList + `) VALUES `)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+	}
+	q.WriteString(upsertTail)
+	return q.String()
+}
+
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, keys []sessionKey, current map[sessionKey]*session.Record) error {
+	args := make([]any, 0, len(keys)*12)
+	for _, k := range keys {
+		r := current[k]
 		agents, err := json.Marshal(r.AgentIDs)
 		if err != nil {
-			return nil, 0, fmt.Errorf("upsert: encode agent_ids: %w", err)
+			return fmt.Errorf("upsert: encode agent_ids: %w", err)
 		}
 		var channel any
 		if r.Channel.Valid {
@@ -179,20 +286,23 @@ func (s *Store) Upsert(ctx context.Context, recs []session.Record) ([]session.Ch
 		if r.IsTest {
 			isTest = 1
 		}
-		if _, err := ins.ExecContext(ctx, r.AccountID[:], r.SessionID, uuidArg(r.DeskID), uuidArg(r.BrainParentID), uuidArg(r.IntegrationID),
+		args = append(args, r.AccountID[:], r.SessionID, uuidArg(r.DeskID), uuidArg(r.BrainParentID), uuidArg(r.IntegrationID),
 			nullInt(r.BrainVersion.Valid, int64(r.BrainVersion.Int32)), channel, string(agents), isTest, r.StartMicros,
-			nullInt(r.HasEnd, r.EndMicros), nullInt(r.HasUpdated, r.UpdatedMicros)); err != nil {
-			return nil, 0, fmt.Errorf("upsert: write session %q: %w", r.SessionID, err)
-		}
-		changes = append(changes, session.Change{Old: old, New: r})
+			nullInt(r.HasEnd, r.EndMicros), nullInt(r.HasUpdated, r.UpdatedMicros))
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, 0, fmt.Errorf("upsert: commit: %w", err)
+	var err error
+	if len(keys) == insertChunk {
+		// Full chunks reuse one prepared statement: parsing a 500-row
+		// statement costs as much as binding it.
+		_, err = tx.StmtContext(ctx, s.insertFull).ExecContext(ctx, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, insertSQL(len(keys)), args...)
 	}
-	return changes, ignored, nil
+	if err != nil {
+		return fmt.Errorf("upsert: write sessions: %w", err)
+	}
+	return nil
 }
-
-type scanner interface{ Scan(dest ...any) error }
 
 // rowValues receives one row of columnList.
 type rowValues struct {
@@ -232,14 +342,6 @@ func (v *rowValues) record(account pgtext.UUID, id string) (*session.Record, err
 		r.AgentIDs = []string{}
 	}
 	return r, nil
-}
-
-func scanOne(row scanner, account pgtext.UUID, id string) (*session.Record, error) {
-	var v rowValues
-	if err := row.Scan(v.targets()...); err != nil {
-		return nil, err
-	}
-	return v.record(account, id)
 }
 
 func blobUUID(b []byte) pgtext.NullUUID {
