@@ -137,3 +137,5 @@ func mustJSON(v any) []byte {
 	}
 	return b
 }
+
+func readFile(path string) ([]byte, error) { return os.ReadFile(path) }

@@ -21,15 +21,32 @@ import (
 
 const importBatch = 10000
 
-// runImport loads a file into the data directory. The whole file is
-// validated first: if any record is invalid, nothing is written.
-func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+type importFlagSet struct {
+	fs      *flag.FlagSet
+	ef      *envFlags
+	dataDir *string
+	account *string
+	format  *string
+}
+
+func importFlags(stderr io.Writer, getenv func(string) string) importFlagSet {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ef := &envFlags{fs: fs, getenv: getenv}
-	dataDir := ef.String("data-dir", "./tally-data", "directory of the embedded store (stop the server first)")
-	accountFlag := ef.String("account", "", "account UUID for records without account_id")
-	format := fs.String("format", "", "ndjson or csv (default: from the file name; .csv is CSV)")
+	return importFlagSet{
+		fs:      fs,
+		ef:      ef,
+		dataDir: ef.String("data-dir", "./tally-data", "directory of the embedded store (stop the server first)"),
+		account: ef.String("account", "", "account UUID for records without account_id"),
+		format:  fs.String("format", "", "ndjson or csv (default: from the file name; .csv is CSV)"),
+	}
+}
+
+// runImport loads a file into the data directory. The whole file is
+// validated first: if any record is invalid, nothing is written.
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	f := importFlags(stderr, getenv)
+	fs, ef, dataDir, accountFlag, format := f.fs, f.ef, f.dataDir, f.account, f.format
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tally import [flags] FILE\n\nFILE holds NDJSON (one session object per line) or CSV with a header row\nnaming the fields; in CSV an empty cell is null and agent_ids is a JSON\narray or a PostgreSQL array literal.")
 		fs.PrintDefaults()

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+// cliReference renders every subcommand's flags as Markdown. docs/cli.md
+// must equal it: TestCLIReference fails when a flag changes and the doc
+// does not (go test -update rewrites it).
+func cliReference() string {
+	var b strings.Builder
+	b.WriteString("# Command line reference\n\n")
+	b.WriteString("Generated from the flag definitions by `go test ./cmd/tally -run TestCLIReference -update`; do not edit by hand.\n\n")
+	b.WriteString("Every flag can also be set with the environment variable shown; a flag given on the command line wins over the environment.\n\n")
+	b.WriteString("```\n" + usage + "```\n")
+	noenv := func(string) string { return "" }
+	sections := []struct {
+		name, intro string
+		fs          *flag.FlagSet
+	}{
+		{"tally serve", "Runs the server on the embedded store.", func() *flag.FlagSet { fs, _, _ := newServeFlags("serve", io.Discard, noenv, false); return fs }()},
+		{"tally demo", "Creates demo data in `--data-dir` on first run (one account, four desks, about 90 days ending today), prints the console URL and a ready-to-paste curl command, then serves like `tally serve`.", func() *flag.FlagSet { fs, _, _ := newServeFlags("demo", io.Discard, noenv, true); return fs }()},
+		{"tally import FILE", "Loads an NDJSON or CSV file into `--data-dir` (stop the server first, or POST to /v1/sessions instead). The whole file is validated before anything is written.", importFlags(io.Discard, noenv).fs},
+	}
+	for _, s := range sections {
+		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n| flag | default | environment | meaning |\n|---|---|---|---|\n", s.name, s.intro)
+		s.fs.VisitAll(func(f *flag.Flag) {
+			usage, env := f.Usage, "—"
+			if i := strings.LastIndex(usage, " (env "); i >= 0 {
+				env = "`" + strings.TrimSuffix(usage[i+6:], ")") + "`"
+				usage = usage[:i]
+			}
+			def := f.DefValue
+			if def == "" {
+				def = "(empty)"
+			}
+			fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", f.Name, def, env, usage)
+		})
+	}
+	return b.String()
+}
+
+func TestCLIReference(t *testing.T) {
+	got := cliReference()
+	if *update {
+		if err := os.WriteFile("../../docs/cli.md", []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile("../../docs/cli.md")
+	if err != nil || string(want) != got {
+		t.Fatalf("docs/cli.md is out of date with the flags; run go test ./cmd/tally -run TestCLIReference -update (%v)", err)
+	}
+}
