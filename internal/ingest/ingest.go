@@ -498,7 +498,9 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 	rec.IntegrationID = uuidField("integration_id")
 	if v, ok := obj["brain_version"]; ok && !isNull(v) {
 		var n json.Number
-		if err := json.Unmarshal(v, &n); err != nil {
+		if jsonKind(v) != "a number" {
+			bad("brain_version", "must be an integer, got %s", jsonKind(v))
+		} else if err := json.Unmarshal(v, &n); err != nil {
 			bad("brain_version", "must be an integer, got %s", jsonKind(v))
 		} else if i, err := strconv.ParseInt(n.String(), 10, 32); err != nil {
 			bad("brain_version", "%s is not an integer between -2147483648 and 2147483647", n)
