@@ -130,40 +130,39 @@ func newDicts() *dicts {
 	}
 }
 
+// intern returns k's code in m, giving it the next code (1-based) when new.
+func intern[K comparable](m map[K]uint32, k K) uint32 {
+	c, ok := m[k]
+	if !ok {
+		c = uint32(len(m) + 1)
+		m[k] = c
+	}
+	return c
+}
+
 func (d *dicts) uuid(u pgtext.NullUUID) uint32 {
 	if !u.Valid {
 		return 0
 	}
-	c, ok := d.uuids[u.UUID]
-	if !ok {
-		c = uint32(len(d.uuids) + 1)
-		d.uuids[u.UUID] = c
-	}
-	return c
+	return intern(d.uuids, u.UUID)
 }
 
 func (d *dicts) version(v pgtext.NullInt4) uint32 {
 	if !v.Valid {
 		return 0
 	}
-	c, ok := d.versions[v.Int32]
-	if !ok {
-		c = uint32(len(d.versions) + 1)
-		d.versions[v.Int32] = c
-	}
-	return c
+	return intern(d.versions, v.Int32)
 }
 
 func (d *dicts) channel(s session.NullString) uint32 {
 	if !s.Valid {
 		return 0
 	}
-	c, ok := d.channels[s.String]
-	if !ok {
-		c = uint32(len(d.channels) + 1)
-		d.channels[strings.Clone(s.String)] = c
+	if c, ok := d.channels[s.String]; ok {
+		return c
 	}
-	return c
+	// Clone so the dictionary does not pin the request's memory.
+	return intern(d.channels, strings.Clone(s.String))
 }
 
 func (d *dicts) agentSet(ids []string) uint32 {
@@ -174,8 +173,7 @@ func (d *dicts) agentSet(ids []string) uint32 {
 	for _, id := range ids {
 		c, ok := d.agents[id]
 		if !ok {
-			c = uint32(len(d.agents) + 1)
-			d.agents[strings.Clone(id)] = c
+			c = intern(d.agents, strings.Clone(id))
 		}
 		codes = append(codes, c)
 	}
