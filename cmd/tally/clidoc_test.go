@@ -26,6 +26,9 @@ func cliReference() string {
 		{"tally serve", "Runs the server on the embedded store.", func() *flag.FlagSet { fs, _, _ := newServeFlags("serve", io.Discard, noenv, false); return fs }()},
 		{"tally demo", "Creates demo data in `--data-dir` on first run (one account, four desks, about 90 days ending today), prints the console URL and a ready-to-paste curl command, then serves like `tally serve`.", func() *flag.FlagSet { fs, _, _ := newServeFlags("demo", io.Discard, noenv, true); return fs }()},
 		{"tally import FILE", "Loads an NDJSON or CSV file into `--data-dir` (stop the server first, or POST to /v1/sessions instead). The whole file is validated before anything is written.", importFlags(io.Discard, noenv).fs},
+		{"tally keys create", "Creates an API key and prints it on stdout, once; only its hash is stored. Works on `--data-dir`, or on a running server with `--server` and `--admin-secret`.", keysFlags("create", io.Discard, noenv).fs},
+		{"tally keys list", "Lists keys (never the keys themselves): id, account, scopes, name, created, last used, revoked.", keysFlags("list", io.Discard, noenv).fs},
+		{"tally keys revoke ID", "Revokes a key. Through `--server` it is refused from the very next request; on the data directory of a running server, within a second.", keysFlags("revoke", io.Discard, noenv).fs},
 	}
 	for _, s := range sections {
 		fmt.Fprintf(&b, "\n## %s\n\n%s\n\n| flag | default | environment | meaning |\n|---|---|---|---|\n", s.name, s.intro)

@@ -148,7 +148,7 @@ func checkGolden(t *testing.T, path string, got map[string]json.RawMessage) {
 		var w map[string]json.RawMessage
 		json.Unmarshal(want, &w)
 		for k, v := range got {
-			if !bytes.Equal(compact(w[k]), compact(v)) {
+			if !bytes.Equal(normJSON(w[k]), normJSON(v)) {
 				t.Errorf("%s: message text changed (it is API; run go test -update if intended)\n got %s\nwant %s", k, v, w[k])
 			}
 		}
@@ -164,4 +164,15 @@ func compact(b []byte) []byte {
 	var buf bytes.Buffer
 	json.Compact(&buf, b)
 	return buf.Bytes()
+}
+
+// normJSON normalises JSON text for comparison: encoding/json's escaping
+// and key order, no insignificant blanks.
+func normJSON(b []byte) []byte {
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return b
+	}
+	out, _ := json.Marshal(v)
+	return out
 }

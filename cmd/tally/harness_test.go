@@ -66,7 +66,7 @@ func startTally(t *testing.T, o harnessOpts) *tallyServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Config{MaxIngestBytes: o.maxIngest, Ingest: ingest.Config{MaxRecords: o.maxRecords}}, exec, auth.New(auth.Config{AdminSecret: o.adminSecret}), ing)
+	srv := server.New(server.Config{MaxIngestBytes: o.maxIngest, Ingest: ingest.Config{MaxRecords: o.maxRecords}, Keys: store}, exec, auth.New(auth.Config{AdminSecret: o.adminSecret, Keys: store}), ing)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return &tallyServer{URL: hs.URL, store: store, index: ing.index, secret: o.adminSecret, dir: dir}

@@ -4,6 +4,7 @@
 //	tally serve   run the server (embedded store in --data-dir)
 //	tally demo    run the server on generated demo data
 //	tally import  load sessions from an NDJSON or CSV file
+//	tally keys    create, list and revoke API keys
 //	tally version print the version
 //
 // Only this package reads flags, the environment and signals, and wires
@@ -42,6 +43,7 @@ commands:
   serve    run the server on the embedded store (--data-dir)
   demo     generate demo data on first run, then serve it
   import   load sessions from an NDJSON or CSV file into --data-dir
+  keys     create, list and revoke API keys
   version  print the version
 
 Run "tally <command> -h" for the command's flags. Every flag can also be
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runServe(ctx, args[1:], stdout, stderr, getenv, true)
 	case "import":
 		return runImport(ctx, args[1:], stdout, stderr, getenv)
+	case "keys":
+		return runKeys(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "tally", version)
 		return exitOK

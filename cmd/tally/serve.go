@@ -112,8 +112,13 @@ func (e *embedded) Ingest(ctx context.Context, recs []session.Record) (int, int,
 	return len(changes), ignored, nil
 }
 
-// The engine is the Counter of the embedded mode.
-var _ graphql.Counter = (*engine.Index)(nil)
+// The engine is the Counter of the embedded mode; the SQLite store keeps
+// the keys.
+var (
+	_ graphql.Counter   = (*engine.Index)(nil)
+	_ auth.KeyStore     = (*sqlite.Store)(nil)
+	_ server.KeyManager = (*sqlite.Store)(nil)
+)
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, isDemo bool) int {
 	name := "serve"
@@ -173,7 +178,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		log.Error("cannot build the GraphQL schema", "err", err)
 		return exitFailure
 	}
-	authn := auth.New(auth.Config{AdminSecret: *f.adminSecret})
+	authn := auth.New(auth.Config{AdminSecret: *f.adminSecret, Keys: store, Logger: log})
 	scfg := server.Config{
 		MaxQueryBytes:  *f.maxQueryBytes,
 		MaxIngestBytes: *f.maxIngestBytes,
@@ -182,6 +187,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Logger:         log,
 		Registry:       reg,
 		Sessions:       func() float64 { return float64(ing.index.Sessions()) },
+		Keys:           store,
 	}
 	if isDemo {
 		scfg.Console = consoleDefaults(data)

@@ -52,6 +52,8 @@ type Config struct {
 	Sessions func() float64
 	// Console is what the console page starts with.
 	Console ConsoleConfig
+	// Keys enables the admin key API; nil answers 501 there.
+	Keys KeyManager
 }
 
 // Server is the HTTP API.
@@ -115,6 +117,9 @@ func (s *Server) Handler() http.Handler {
 	if s.cfg.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
 	}
+	mux.Handle("POST /v1/admin/keys", s.instrument("admin_keys", s.createKey))
+	mux.Handle("GET /v1/admin/keys", s.instrument("admin_keys", s.listKeys))
+	mux.Handle("DELETE /v1/admin/keys/{id}", s.instrument("admin_keys", s.revokeKey))
 	s.consoleRoutes(mux)
 	return mux
 }
@@ -175,9 +180,13 @@ func graphqlError(code, msg string) []byte {
 }
 
 func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
-	p, err := s.authn.Authenticate(r.Header)
+	p, err := s.authn.Authenticate(r.Context(), r.Header)
 	if err != nil {
 		s.writeGraphQL(w, graphqlError(graphql.CodeAccessDenied, err.Error()))
+		return
+	}
+	if p.KeyID != "" && !p.AccountHeader {
+		s.writeGraphQL(w, graphqlError(graphql.CodeAccessDenied, "X-Moveo-Account-Id header required with an API key: send the UUID of the key's account"))
 		return
 	}
 	if !p.Can(auth.ScopeRead) {
@@ -244,11 +253,8 @@ type errorBody struct {
 }
 
 func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
-	p, err := s.authn.Authenticate(r.Header)
-	if err != nil {
-		var ae *auth.Error
-		errors.As(err, &ae)
-		writeJSON(w, ae.Status, errorBody{Error: ae.Message})
+	p, ok := s.authenticate(w, r)
+	if !ok {
 		return
 	}
 	if !p.Can(auth.ScopeWrite) {
