@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/validator/rules"
@@ -139,17 +140,18 @@ func expectedFor(field string) string {
 func (e *Executor) Execute(ctx context.Context, caller Caller, req *Request, dst []byte) []byte {
 	var vars map[string]any
 	if len(req.Variables) > 0 && string(req.Variables) != "null" {
-		dec := json.NewDecoder(bytes.NewReader(req.Variables))
-		dec.UseNumber()
-		var raw any
-		if err := dec.Decode(&raw); err != nil {
+		raw, err := decodeJSON(req.Variables)
+		if err != nil {
 			return appendErrors(dst, newError(CodeParseFailed, "$.variables", "variables must be a JSON object mapping variable names to values: "+err.Error()))
 		}
-		m, ok := raw.(map[string]any)
+		o, ok := raw.(*object)
 		if !ok {
 			return appendErrors(dst, newError(CodeParseFailed, "$.variables", "variables must be a JSON object mapping variable names to values, but found "+jsonKindOf(raw)))
 		}
-		vars = m
+		vars = make(map[string]any, len(o.names))
+		for i, n := range o.names {
+			vars[n] = o.values[i]
+		}
 	}
 	p := e.prepare(*req.Query)
 	if p.err != nil {
@@ -323,6 +325,8 @@ func (x *execution) rootFields(dst []byte, set ast.SelectionSet) ([]byte, error)
 			dst, err = x.introspect(dst, obj, mergedSelection(cf.fields))
 		case FunctionName:
 			dst, err = x.function(dst, f, mergedSelection(cf.fields))
+		case FunctionName + "_aggregate":
+			dst, err = x.aggregate(dst, f, mergedSelection(cf.fields))
 		default:
 			return nil, fmt.Errorf("field %q passed validation but has no resolver", f.Name)
 		}
@@ -333,16 +337,41 @@ func (x *execution) rootFields(dst []byte, set ast.SelectionSet) ([]byte, error)
 	return append(dst, '}'), nil
 }
 
-// function runs open_closed_sessions_interval_counts_v2 and renders its rows.
-func (x *execution) function(dst []byte, f *ast.Field, sel ast.SelectionSet) ([]byte, error) {
+// atField moves an error's path from the function's field to the field
+// actually queried (the _aggregate field carries the same arguments).
+func atField(e *Error, field string) *Error {
+	old := "$.selectionSet." + FunctionName + "."
+	if field == FunctionName || !strings.HasPrefix(e.Extensions.Path, old) {
+		return e
+	}
+	moved := *e
+	moved.Extensions.Path = "$.selectionSet." + field + "." + e.Extensions.Path[len(old):]
+	return &moved
+}
+
+// fnRows runs the function for a root field and applies its table
+// arguments (where, order_by, distinct_on, offset, limit).
+func (x *execution) fnRows(f *ast.Field) ([]fnRow, error) {
+	rows, err := x.runFunction(f)
+	if err != nil {
+		return nil, atField(toError(x.ctx, x.e.cfg.Logger, err), f.Name)
+	}
+	ra, err := parseRowArgs(f, x.vars)
+	if err != nil {
+		return nil, err
+	}
+	return ra.apply(rows), nil
+}
+
+func (x *execution) runFunction(f *ast.Field) ([]fnRow, error) {
 	if !x.caller.Account.Valid {
 		return nil, &AccessError{Message: "no account selected: send the X-Moveo-Account-Id header with the account's UUID (and Authorization: apikey <key>, or X-Admin-Secret)"}
 	}
-	args, ok := resolve(f.Arguments.ForName("args").Value, x.vars).(map[string]any)
+	args, ok := resolve(f.Arguments.ForName("args").Value, x.vars).(*object)
 	if !ok {
 		return nil, newError(CodeValidationFailed, argsPath, "missing required field 'args'")
 	}
-	for name := range args {
+	for _, name := range args.names {
 		if x.e.schema.Types[ArgsType].Fields.ForName(name) == nil {
 			return nil, newError(CodeValidationFailed, argsPath+"."+name, fmt.Sprintf("field '%s' not found in type: '%s'", name, ArgsType))
 		}
@@ -358,36 +387,159 @@ func (x *execution) function(dst []byte, f *ast.Field, sel ast.SelectionSet) ([]
 	if err != nil {
 		return nil, err
 	}
-	fields := x.collect(sel, ReturnType, nil, nil)
-	dst = append(dst, '[')
+	rows := make([]fnRow, len(counts))
 	for k, c := range counts {
+		rows[k] = fnRow{q.Bounds[k], c.Open, c.Closed}
+	}
+	return rows, nil
+}
+
+// function renders the rows of open_closed_sessions_interval_counts_v2.
+func (x *execution) function(dst []byte, f *ast.Field, sel ast.SelectionSet) ([]byte, error) {
+	rows, err := x.fnRows(f)
+	if err != nil {
+		return nil, err
+	}
+	return x.appendRows(dst, rows, sel, ReturnType)
+}
+
+// appendRows renders rows as a list of objects of type typeName (the
+// table type or one of its *_max_fields-like types share the columns).
+func (x *execution) appendRows(dst []byte, rows []fnRow, sel ast.SelectionSet, typeName string) ([]byte, error) {
+	fields := x.collect(sel, typeName, nil, nil)
+	dst = append(dst, '[')
+	for k := range rows {
 		if k > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, '{')
-		for i, cf := range fields {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendKey(dst, cf.key)
-			switch cf.fields[0].Name {
-			case "__typename":
-				dst = appendString(dst, ReturnType)
-			case "per_interval":
-				dst = append(dst, '"')
-				dst = pgtext.AppendTimestamp(dst, q.Bounds[k])
-				dst = append(dst, '"')
-			case "open_sessions":
-				dst = strconv.AppendInt(dst, c.Open, 10)
-			case "closed_sessions":
-				dst = strconv.AppendInt(dst, c.Closed, 10)
-			default:
-				return nil, fmt.Errorf("row field %q passed validation but has no resolver", cf.fields[0].Name)
-			}
+		var err error
+		if dst, err = x.appendRow(dst, &rows[k], fields, typeName); err != nil {
+			return nil, err
 		}
-		dst = append(dst, '}')
 	}
 	return append(dst, ']'), nil
+}
+
+func (x *execution) appendRow(dst []byte, r *fnRow, fields []collectedField, typeName string) ([]byte, error) {
+	dst = append(dst, '{')
+	for i, cf := range fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendKey(dst, cf.key)
+		switch cf.fields[0].Name {
+		case "__typename":
+			dst = appendString(dst, typeName)
+		case "per_interval":
+			dst = append(dst, '"')
+			dst = pgtext.AppendTimestamp(dst, r[colPerInterval])
+			dst = append(dst, '"')
+		case "open_sessions":
+			dst = strconv.AppendInt(dst, r[colOpen], 10)
+		case "closed_sessions":
+			dst = strconv.AppendInt(dst, r[colClosed], 10)
+		default:
+			return nil, fmt.Errorf("row field %q passed validation but has no resolver", cf.fields[0].Name)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// aggregate renders open_closed_sessions_interval_counts_v2_aggregate.
+func (x *execution) aggregate(dst []byte, f *ast.Field, sel ast.SelectionSet) ([]byte, error) {
+	rows, err := x.fnRows(f)
+	if err != nil {
+		return nil, err
+	}
+	typeName := ReturnType + "_aggregate"
+	dst = append(dst, '{')
+	for i, cf := range x.collect(sel, typeName, nil, nil) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendKey(dst, cf.key)
+		switch cf.fields[0].Name {
+		case "__typename":
+			dst = appendString(dst, typeName)
+		case "nodes":
+			if dst, err = x.appendRows(dst, rows, mergedSelection(cf.fields), ReturnType); err != nil {
+				return nil, err
+			}
+		case "aggregate":
+			if dst, err = x.appendAggregateFields(dst, aggregates{rows}, mergedSelection(cf.fields)); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("aggregate field %q passed validation but has no resolver", cf.fields[0].Name)
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func (x *execution) appendAggregateFields(dst []byte, g aggregates, sel ast.SelectionSet) ([]byte, error) {
+	typeName := ReturnType + "_aggregate_fields"
+	dst = append(dst, '{')
+	for i, cf := range x.collect(sel, typeName, nil, nil) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendKey(dst, cf.key)
+		f := cf.fields[0]
+		switch f.Name {
+		case "__typename":
+			dst = appendString(dst, typeName)
+		case "count":
+			var cols []int
+			if a := f.Arguments.ForName("columns"); a != nil {
+				if v := resolve(a.Value, x.vars); v != nil {
+					var err error
+					if cols, err = parseColumns(v, "$.selectionSet."+FunctionName+"_aggregate.selectionSet.aggregate.selectionSet.count.args.columns"); err != nil {
+						return nil, err
+					}
+				}
+			}
+			distinct := false
+			if a := f.Arguments.ForName("distinct"); a != nil {
+				distinct, _ = resolve(a.Value, x.vars).(bool)
+			}
+			dst = strconv.AppendInt(dst, g.count(cols, distinct), 10)
+		case "avg", "max", "min", "stddev", "stddev_pop", "stddev_samp", "sum", "var_pop", "var_samp", "variance":
+			opType := ReturnType + "_" + f.Name + "_fields"
+			dst = append(dst, '{')
+			for j, sub := range x.collect(mergedSelection(cf.fields), opType, nil, nil) {
+				if j > 0 {
+					dst = append(dst, ',')
+				}
+				dst = appendKey(dst, sub.key)
+				name := sub.fields[0].Name
+				if name == "__typename" {
+					dst = appendString(dst, opType)
+					continue
+				}
+				col, ok := columnIndex(name)
+				if !ok {
+					return nil, fmt.Errorf("aggregate column %q passed validation but has no resolver", name)
+				}
+				isInt, iv, fv, ok := g.stat(f.Name, col)
+				switch {
+				case !ok:
+					dst = append(dst, "null"...)
+				case isInt && col == colPerInterval:
+					dst = append(dst, '"')
+					dst = pgtext.AppendTimestamp(dst, iv)
+					dst = append(dst, '"')
+				case isInt:
+					dst = strconv.AppendInt(dst, iv, 10)
+				default:
+					dst = appendFloat(dst, fv)
+				}
+			}
+			dst = append(dst, '}')
+		default:
+			return nil, fmt.Errorf("aggregate field %q passed validation but has no resolver", f.Name)
+		}
+	}
+	return append(dst, '}'), nil
 }
 
 // appendString appends s as a JSON string.

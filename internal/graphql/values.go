@@ -1,8 +1,11 @@
 package graphql
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,6 +52,79 @@ func checkVariables(op *ast.OperationDefinition, vars map[string]any) *Error {
 	return nil
 }
 
+// object is an input object value with its fields in the order given:
+// order matters for order_by ({per_interval: desc, open_sessions: asc}).
+type object struct {
+	names  []string
+	values []any
+}
+
+// get returns a field's value, nil when absent.
+func (o *object) get(name string) any {
+	for i, n := range o.names {
+		if n == name {
+			return o.values[i]
+		}
+	}
+	return nil
+}
+
+// decodeJSON decodes JSON with objects kept in order and numbers as
+// json.Number.
+func decodeJSON(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	v, err := decodeValue(dec)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("unexpected data after the value")
+	}
+	return v, nil
+}
+
+func decodeValue(dec *json.Decoder) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			o := &object{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				v, err := decodeValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				o.names = append(o.names, k.(string))
+				o.values = append(o.values, v)
+			}
+			_, err := dec.Token()
+			return o, err
+		case '[':
+			list := []any{}
+			for dec.More() {
+				v, err := decodeValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				list = append(list, v)
+			}
+			_, err := dec.Token()
+			return list, err
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	}
+	return tok, nil
+}
+
 func jsonKindOf(v any) string {
 	switch v.(type) {
 	case nil:
@@ -61,7 +137,7 @@ func jsonKindOf(v any) string {
 		return "a number"
 	case []any:
 		return "a list"
-	case map[string]any:
+	case *object:
 		return "an object"
 	}
 	return "a value"
@@ -104,7 +180,7 @@ func checkJSONValue(v any, typ *ast.Type, path string) *Error {
 			return newError(CodeParseFailed, path, fmt.Sprintf("expected a string for type 'String', but found %s", jsonKindOf(v)))
 		}
 	case ArgsType:
-		if _, ok := v.(map[string]any); !ok {
+		if _, ok := v.(*object); !ok {
 			return newError(CodeParseFailed, path, fmt.Sprintf("expected an object for type '%s', but found %s", ArgsType, jsonKindOf(v)))
 		}
 	}
@@ -142,9 +218,10 @@ func resolve(v *ast.Value, vars map[string]any) any {
 		}
 		return out
 	case ast.ObjectValue:
-		out := make(map[string]any, len(v.Children))
+		out := &object{}
 		for _, c := range v.Children {
-			out[c.Name] = resolve(c.Value, vars)
+			out.names = append(out.names, c.Name)
+			out.values = append(out.values, resolve(c.Value, vars))
 		}
 		return out
 	}
@@ -172,10 +249,10 @@ func wrapArg(arg string, err error) error {
 }
 
 // buildQuery reads the function's args into a session.Query.
-func buildQuery(args map[string]any) (*session.Query, error) {
+func buildQuery(args *object) (*session.Query, error) {
 	q := &session.Query{Span: session.DefaultSpan}
 	ts := func(name string) (int64, error) {
-		v := args[name]
+		v := args.get(name)
 		if v == nil {
 			return 0, &argError{path: argsPath + "." + name, arg: name, err: newError(CodeValidationFailed, argsPath+"."+name,
 				fmt.Sprintf("argument %s is required and must not be null; send a timestamp such as \"2024-01-08\"", name))}
@@ -197,7 +274,7 @@ func buildQuery(args map[string]any) (*session.Query, error) {
 	if q.EndMicros, err = ts("end_time"); err != nil {
 		return nil, err
 	}
-	if v := args["interval_span"]; v != nil {
+	if v := args.get("interval_span"); v != nil {
 		s, ok := v.(string)
 		if !ok {
 			return nil, stringExpected("interval_span", "interval", v)
@@ -210,20 +287,20 @@ func buildQuery(args map[string]any) (*session.Query, error) {
 		name string
 		set  *session.UUIDSet
 	}{{"brain_parent_ids", &q.BrainParentIDs}, {"desk_ids", &q.DeskIDs}, {"integration_ids", &q.IntegrationIDs}} {
-		if *f.set, err = uuidSet(f.name, args[f.name]); err != nil {
+		if *f.set, err = uuidSet(f.name, args.get(f.name)); err != nil {
 			return nil, err
 		}
 	}
-	if q.BrainVersions, err = intSet("brain_versions", args["brain_versions"]); err != nil {
+	if q.BrainVersions, err = intSet("brain_versions", args.get("brain_versions")); err != nil {
 		return nil, err
 	}
-	if q.Channels, err = textSet("channels", args["channels"]); err != nil {
+	if q.Channels, err = textSet("channels", args.get("channels")); err != nil {
 		return nil, err
 	}
-	if q.AgentIDs, err = textSet("agent_ids", args["agent_ids"]); err != nil {
+	if q.AgentIDs, err = textSet("agent_ids", args.get("agent_ids")); err != nil {
 		return nil, err
 	}
-	if v := args["is_test"]; v != nil {
+	if v := args.get("is_test"); v != nil {
 		b, ok := v.(bool)
 		if !ok {
 			return nil, &argError{path: argsPath + ".is_test", arg: "is_test", err: newError(CodeValidationFailed, argsPath+".is_test",
