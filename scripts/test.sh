@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command of the README: install what the tests need on a fresh
-# machine (PostgreSQL, Chromium), then vet and test everything. Tests that
+# machine (PostgreSQL, Chromium, Node's graphql package), then vet and test
+# everything. Tests that
 # need PostgreSQL start their own throwaway cluster; TALLY_REQUIRE_POSTGRES=1
 # and TALLY_REQUIRE_BROWSER=1 make them fail, not skip, when it cannot start.
 set -euo pipefail
@@ -14,17 +15,24 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium)
 fi
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "--- installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# graphql-js, the reference GraphQL implementation, for the client test.
+echo "--- npm ci (clients/graphql-js)"
+npm ci --prefix clients/graphql-js --no-audit --no-fund --loglevel=error
+
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
   export PATH="/usr/local/go/bin:$PATH"
 fi
 
-export TALLY_REQUIRE_POSTGRES=1 TALLY_REQUIRE_BROWSER=1
+export TALLY_REQUIRE_POSTGRES=1 TALLY_REQUIRE_BROWSER=1 TALLY_REQUIRE_NODE=1
 echo "--- go vet"
 go vet ./...
 unformatted=$(gofmt -l $(git ls-files '*.go'))

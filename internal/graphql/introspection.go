@@ -40,6 +40,11 @@ func (o schemaObj) resolve(field string) any {
 		return out
 	case "queryType":
 		return typeObj{s: o.s, def: o.s.Query}
+	case "subscriptionType":
+		if o.s.Subscription == nil {
+			return nil
+		}
+		return typeObj{s: o.s, def: o.s.Subscription}
 	case "directives":
 		var out []introObject
 		for _, n := range advertisedDirectives {
@@ -49,7 +54,7 @@ func (o schemaObj) resolve(field string) any {
 		}
 		return out
 	}
-	return nil // description, mutationType, subscriptionType
+	return nil // description, mutationType
 }
 
 // typeRef describes an ast.Type: wrappers for non-null and lists, else the
