@@ -23,9 +23,10 @@ func cliReference() string {
 		name, intro string
 		fs          *flag.FlagSet
 	}{
-		{"tally serve", "Runs the server on the embedded store.", func() *flag.FlagSet { fs, _, _ := newServeFlags("serve", io.Discard, noenv, false); return fs }()},
+		{"tally serve", "Runs the server on the embedded store, or with `--database-url` on PostgreSQL (then `--data-dir` is not used).", func() *flag.FlagSet { fs, _, _ := newServeFlags("serve", io.Discard, noenv, false); return fs }()},
 		{"tally demo", "Creates demo data in `--data-dir` on first run (one account, four desks, about 90 days ending today), prints the console URL and a ready-to-paste curl command, then serves like `tally serve`.", func() *flag.FlagSet { fs, _, _ := newServeFlags("demo", io.Discard, noenv, true); return fs }()},
 		{"tally import FILE", "Loads an NDJSON or CSV file into `--data-dir` (stop the server first, or POST to /v1/sessions instead). The whole file is validated before anything is written.", importFlags(io.Discard, noenv).fs},
+		{"tally migrate", "Creates or updates the `tally` schema in a PostgreSQL database and exits. `tally serve --database-url` does the same at start, under an advisory lock, so replicas starting together are safe; run this first in pipelines that migrate before rolling out.", func() *flag.FlagSet { fs, _, _ := migrateFlags(io.Discard, noenv); return fs }()},
 		{"tally keys create", "Creates an API key and prints it on stdout, once; only its hash is stored. Works on `--data-dir`, or on a running server with `--server` and `--admin-secret`.", keysFlags("create", io.Discard, noenv).fs},
 		{"tally keys list", "Lists keys (never the keys themselves): id, account, scopes, name, created, last used, revoked.", keysFlags("list", io.Discard, noenv).fs},
 		{"tally keys revoke ID", "Revokes a key. Through `--server` it is refused from the very next request; on the data directory of a running server, within a second.", keysFlags("revoke", io.Discard, noenv).fs},

@@ -555,14 +555,17 @@ func TestDifferentialAgainstReference(t *testing.T) {
 	compacting := startTally(t, harnessOpts{compactRows: 500})
 	loadTally(t, compacting, r, d)
 	restarted := startTally(t, harnessOpts{dir: live.dir})
+	// And the PostgreSQL backend, fed over HTTP like the others.
+	onPostgres := startTally(t, harnessOpts{databaseURL: newDatabase(t, "diff_backend")})
+	loadTally(t, onPostgres, r, d)
 	loadPostgres(t, dbConn, d)
 
 	var stored int
 	if err := dbConn.QueryRow(ctx, "SELECT count(*) FROM sessions").Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
-	tallies := []*tallyServer{live, compacting, restarted}
-	for i, tl := range tallies {
+	tallies := []*tallyServer{live, compacting, restarted, onPostgres}
+	for i, tl := range tallies[:3] {
 		if got := tl.index.Sessions(); got != stored {
 			t.Fatalf("Tally %d holds %d sessions, PostgreSQL %d", i, got, stored)
 		}
@@ -572,7 +575,13 @@ func TestDifferentialAgainstReference(t *testing.T) {
 	for i := 0; i < queries && failures < 10; i++ {
 		q := genQuery(r, d)
 		doc, vars := tallyRequest(q)
-		resp := tallies[i%len(tallies)].query(t, q.account, doc, vars)
+		// Every query goes to one embedded engine (in turn) and to the
+		// PostgreSQL backend: both must match the reference.
+		resp := tallies[i%3].query(t, q.account, doc, vars)
+		if pgResp := onPostgres.query(t, q.account, doc, vars); string(mustJSON(pgResp)) != string(mustJSON(resp)) {
+			failures++
+			t.Errorf("query %d: the backends differ\n%s\nvariables %s\nembedded   %s\nPostgreSQL %s", i, doc, mustJSON(vars), mustJSON(resp), mustJSON(pgResp))
+		}
 		if len(resp.Errors) > 0 {
 			failures++
 			t.Errorf("query %d: Tally error %+v\n%s\n%v", i, resp.Errors[0], doc, vars)

@@ -10,7 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/engine"
@@ -18,6 +21,7 @@ import (
 	"github.com/tally-server/tally/internal/ingest"
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/server"
+	"github.com/tally-server/tally/internal/store/postgres"
 	"github.com/tally-server/tally/internal/store/sqlite"
 )
 
@@ -35,6 +39,7 @@ type tallyServer struct {
 	index  *engine.Index
 	secret string
 	dir    string
+	pg     *postgres.Store
 }
 
 type harnessOpts struct {
@@ -44,32 +49,71 @@ type harnessOpts struct {
 	dir         string
 	compactRows int
 	maxRecords  int
+	databaseURL string // set: the PostgreSQL backend instead of SQLite + engine
 }
 
 func startTally(t *testing.T, o harnessOpts) *tallyServer {
 	t.Helper()
 	ctx := context.Background()
-	dir := o.dir
-	if dir == "" {
-		dir = t.TempDir()
+	ts := &tallyServer{secret: o.adminSecret}
+	var (
+		counter graphql.Counter
+		ing     server.Ingester
+		keys    keyStore
+		health  func(context.Context) error
+	)
+	if o.databaseURL != "" {
+		store, err := postgres.Open(ctx, postgres.Config{URL: o.databaseURL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(store.Close)
+		ts.pg = store
+		counter, ing, keys, health = store, store, store, store.Ping
+	} else {
+		dir := o.dir
+		if dir == "" {
+			dir = t.TempDir()
+		}
+		store, err := sqlite.Open(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		e := &embedded{store: store, index: engine.New(engine.Config{CompactRows: o.compactRows})}
+		if err := loadIndex(ctx, store, e.index, nil); err != nil {
+			t.Fatal(err)
+		}
+		ts.store, ts.index, ts.dir = store, e.index, dir
+		counter, ing, keys = e.index, e, store
 	}
-	store, err := sqlite.Open(ctx, dir)
+	exec, err := graphql.New(graphql.Config{MaxBuckets: o.maxBuckets}, counter)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
-	ing := &embedded{store: store, index: engine.New(engine.Config{CompactRows: o.compactRows})}
-	if err := loadIndex(ctx, store, ing.index, nil); err != nil {
-		t.Fatal(err)
-	}
-	exec, err := graphql.New(graphql.Config{MaxBuckets: o.maxBuckets}, ing.index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := server.New(server.Config{MaxIngestBytes: o.maxIngest, Ingest: ingest.Config{MaxRecords: o.maxRecords}, Keys: store}, exec, auth.New(auth.Config{AdminSecret: o.adminSecret, Keys: store}), ing)
+	srv := server.New(server.Config{MaxIngestBytes: o.maxIngest, Ingest: ingest.Config{MaxRecords: o.maxRecords}, Keys: keys, Health: health},
+		exec, auth.New(auth.Config{AdminSecret: o.adminSecret, Keys: keys}), ing)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return &tallyServer{URL: hs.URL, store: store, index: ing.index, secret: o.adminSecret, dir: dir}
+	ts.URL = hs.URL
+	return ts
+}
+
+// newDatabase creates an empty database in the shared throwaway cluster
+// and returns its URL.
+func newDatabase(t *testing.T, name string) string {
+	t.Helper()
+	srv := pgtest.Shared(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Replace(srv.URL, "/postgres?", "/"+name+"?", 1)
 }
 
 // post sends body to path with headers and returns status and body.

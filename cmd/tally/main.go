@@ -5,6 +5,7 @@
 //	tally demo    run the server on generated demo data
 //	tally import  load sessions from an NDJSON or CSV file
 //	tally keys    create, list and revoke API keys
+//	tally migrate update a PostgreSQL database's schema
 //	tally version print the version
 //
 // Only this package reads flags, the environment and signals, and wires
@@ -40,10 +41,12 @@ func main() {
 const usage = `usage: tally <command> [flags]
 
 commands:
-  serve    run the server on the embedded store (--data-dir)
+  serve    run the server on the embedded store (--data-dir) or on
+           PostgreSQL (--database-url)
   demo     generate demo data on first run, then serve it
   import   load sessions from an NDJSON or CSV file into --data-dir
   keys     create, list and revoke API keys
+  migrate  bring a PostgreSQL database's schema up to date (--database-url)
   version  print the version
 
 Run "tally <command> -h" for the command's flags. Every flag can also be
@@ -65,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return runImport(ctx, args[1:], stdout, stderr, getenv)
 	case "keys":
 		return runKeys(ctx, args[1:], stdout, stderr, getenv)
+	case "migrate":
+		return runMigrate(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "tally", version)
 		return exitOK

@@ -38,6 +38,8 @@ type serveFlags struct {
 	logLevel       *string
 	demoDays       *int
 	demoPerDay     *int
+	databaseURL    *string
+	poolSize       *int
 }
 
 func newServeFlags(name string, stderr io.Writer, getenv func(string) string, isDemo bool) (*flag.FlagSet, *serveFlags, *envFlags) {
@@ -57,6 +59,10 @@ func newServeFlags(name string, stderr io.Writer, getenv func(string) string, is
 		maxIngestBytes: ef.Int64("max-ingest-bytes", 64<<20, "largest /v1/sessions request body, after decompression"),
 		queryTimeout:   ef.Duration("query-timeout", 30*time.Second, "longest a GraphQL request may run"),
 		logLevel:       ef.String("log-level", "info", "debug, info, warn or error"),
+	}
+	if !isDemo {
+		f.databaseURL = ef.String("database-url", "", "PostgreSQL URL (postgres://user:pass@host/db): keep sessions and keys there instead of --data-dir, so replicas can share them")
+		f.poolSize = ef.Int("db-pool-size", 10, "most PostgreSQL connections this replica opens, with --database-url")
 	}
 	if isDemo {
 		f.demoDays = ef.Int("demo-days", 90, "days of demo data, ending today")
@@ -85,6 +91,9 @@ func (f *serveFlags) validate() []string {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*f.logLevel)); err != nil {
 		errs = append(errs, fmt.Sprintf("--log-level %q: use debug, info, warn or error", *f.logLevel))
+	}
+	if f.poolSize != nil && *f.poolSize <= 0 {
+		errs = append(errs, "--db-pool-size must be positive")
 	}
 	if f.demoDays != nil && (*f.demoDays <= 0 || *f.demoPerDay <= 0) {
 		errs = append(errs, "--demo-days and --demo-per-day must be positive")
@@ -142,43 +151,40 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	lvl.UnmarshalText([]byte(*f.logLevel))
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 
-	store, err := sqlite.Open(ctx, *f.dataDir)
-	if err != nil {
-		log.Error("cannot open the data directory", "dir", *f.dataDir, "err", err)
-		return exitFailure
-	}
-	defer store.Close()
-	ing := &embedded{store: store, index: engine.New(engine.Config{})}
-
-	var data demo.Dataset
+	var (
+		be   *backend
+		data demo.Dataset
+		err  error
+	)
 	if isDemo {
-		n, err := store.Count(ctx)
-		if err != nil {
-			log.Error("cannot read the store", "err", err)
-			return exitFailure
-		}
 		cfg := demo.Config{Seed: 1, Days: *f.demoDays, PerDay: *f.demoPerDay, EndMicros: time.Now().UnixMicro()}
 		data = demo.Describe(cfg)
-		if n == 0 {
-			if err := loadDemo(ctx, store, cfg, stderr); err != nil {
-				log.Error("cannot create demo data", "err", err)
-				return exitFailure
+		be, err = openEmbedded(ctx, *f.dataDir, log, func(store *sqlite.Store) error {
+			n, err := store.Count(ctx)
+			if err != nil || n > 0 {
+				return err
 			}
-		}
+			return loadDemo(ctx, store, cfg, stderr)
+		})
+	} else if *f.databaseURL != "" {
+		be, err = openPostgres(ctx, *f.databaseURL, *f.poolSize, log)
+	} else {
+		be, err = openEmbedded(ctx, *f.dataDir, log, nil)
 	}
-	if err := loadIndex(ctx, store, ing.index, log); err != nil {
-		log.Error("cannot load sessions", "err", err)
+	if err != nil {
+		log.Error("cannot open the store", "err", err)
 		return exitFailure
 	}
+	defer be.close()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	exec, err := graphql.New(graphql.Config{MaxBuckets: *f.maxBuckets, Logger: log}, ing.index)
+	exec, err := graphql.New(graphql.Config{MaxBuckets: *f.maxBuckets, Logger: log}, be.counter)
 	if err != nil {
 		log.Error("cannot build the GraphQL schema", "err", err)
 		return exitFailure
 	}
-	authn := auth.New(auth.Config{AdminSecret: *f.adminSecret, Keys: store, Logger: log})
+	authn := auth.New(auth.Config{AdminSecret: *f.adminSecret, Keys: be.keys, Logger: log})
 	scfg := server.Config{
 		MaxQueryBytes:  *f.maxQueryBytes,
 		MaxIngestBytes: *f.maxIngestBytes,
@@ -186,13 +192,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Version:        version,
 		Logger:         log,
 		Registry:       reg,
-		Sessions:       func() float64 { return float64(ing.index.Sessions()) },
-		Keys:           store,
+		Sessions:       be.sessions,
+		Keys:           be.keys,
+		Health:         be.health,
 	}
 	if isDemo {
 		scfg.Console = consoleDefaults(data)
 	}
-	srv := server.New(scfg, exec, authn, ing)
+	srv := server.New(scfg, exec, authn, be.ingester)
 
 	ln, err := net.Listen("tcp", *f.listen)
 	if err != nil {

@@ -93,6 +93,11 @@ func toError(ctx context.Context, log *slog.Logger, err error) *Error {
 		return newError(CodeDataException, "$.selectionSet."+FunctionName+".args.args."+sae.Arg, sae.Reason)
 	case errors.As(err, &le):
 		return newError(CodeDataException, "$.selectionSet."+FunctionName+".args.args.interval_span", le.Reason)
+	case errors.Is(err, session.ErrUnavailable):
+		if log != nil {
+			log.ErrorContext(ctx, "graphql: database unreachable", "err", err)
+		}
+		return newError(CodeUnexpected, "$", "the database is unreachable, so the query could not run; retry later (GET /healthz reports when it is back)")
 	case errors.Is(err, context.DeadlineExceeded):
 		return newError(CodeTimeout, "$", "the query took longer than the server's time limit and was cancelled; narrow the time range or filters")
 	case errors.Is(err, context.Canceled):

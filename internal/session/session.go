@@ -6,6 +6,7 @@
 package session
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/tally-server/tally/internal/pgtext"
@@ -182,3 +183,8 @@ func (q *Query) Plan(maxBuckets int) error {
 	q.Bounds = b
 	return nil
 }
+
+// ErrUnavailable is wrapped by backends when their database cannot be
+// reached, so that GraphQL and HTTP can say so without knowing the
+// backend.
+var ErrUnavailable = errors.New("the database is unreachable")

@@ -1,0 +1,191 @@
+// Package postgres is Tally's PostgreSQL backend: sessions and API keys in
+// a schema "tally" of an existing PostgreSQL database, written in bulk and
+// aggregated in SQL, so that any number of stateless Tally replicas can
+// serve one database (or a Citus cluster: every table is keyed by
+// account_id first).
+//
+// It satisfies the same interfaces as the embedded mode — the server's
+// Ingester and KeyManager, auth's KeyStore, graphql's Counter — and
+// imports only session, pgtext and apikey. It never imports the engine.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tally-server/tally/internal/session"
+)
+
+// Config configures the store.
+type Config struct {
+	// URL is a PostgreSQL connection URL (postgres://user:pass@host/db).
+	URL string
+	// PoolSize is the most connections this replica opens (default 10).
+	PoolSize int
+	Logger   *slog.Logger
+}
+
+// Store is the PostgreSQL backend. It is safe for concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+}
+
+// migrations are applied in order under an advisory lock; the index is the
+// version - 1. Never edit one that has shipped: append a new one.
+var migrations = []string{
+	`CREATE TABLE tally.sessions (
+		account_id      uuid      NOT NULL,
+		session_id      text      NOT NULL,
+		desk_id         uuid,
+		brain_parent_id uuid,
+		integration_id  uuid,
+		brain_version   int,
+		channel         text,
+		agent_ids       text[]    NOT NULL DEFAULT '{}',
+		is_test         boolean   NOT NULL DEFAULT false,
+		start_time      timestamp NOT NULL,
+		end_time        timestamp,
+		updated_at      timestamp,
+		PRIMARY KEY (account_id, session_id)
+	);
+	-- Time range scans of one account; end_time included so that unfiltered
+	-- counts are index-only scans.
+	CREATE INDEX sessions_account_start ON tally.sessions (account_id, start_time) INCLUDE (end_time);
+	-- The most common filter: one or a few desks.
+	CREATE INDEX sessions_account_desk_start ON tally.sessions (account_id, desk_id, start_time) INCLUDE (end_time);
+	CREATE TABLE tally.api_keys (
+		account_id   uuid        NOT NULL,
+		id           text        NOT NULL,
+		hash         bytea       NOT NULL,
+		scopes       text        NOT NULL,
+		name         text        NOT NULL,
+		created_at   timestamptz NOT NULL,
+		last_used_at timestamptz,
+		revoked_at   timestamptz,
+		PRIMARY KEY (account_id, id)
+	);
+	CREATE INDEX api_keys_id ON tally.api_keys (id);`,
+}
+
+// ErrUnavailable wraps errors that mean the database cannot be reached.
+var ErrUnavailable = session.ErrUnavailable
+
+// Open connects and brings the schema up to date. It fails at once when
+// the database is unreachable; the caller retries (see cmd/tally).
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	pc, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	if cfg.PoolSize > 0 {
+		pc.MaxConns = int32(cfg.PoolSize)
+	} else {
+		pc.MaxConns = 10
+	}
+	pc.ConnConfig.ConnectTimeout = 5 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{pool: pool, log: log}
+	if err := s.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+// unavailable marks connection-level failures so that callers can tell
+// "the database is away" from a bug.
+func unavailable(op string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.SQLState() != "57P01" && pgErr.SQLState() != "57P02" && pgErr.SQLState() != "57P03" && pgErr.SQLState()[:2] != "08" {
+		return fmt.Errorf("%s: %w", op, err) // a server-side error: the database is there
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}
+
+// migrationLock is the advisory lock key that serialises migrations of
+// replicas starting together.
+func migrationLock() int64 {
+	h := fnv.New64a()
+	h.Write([]byte("tally schema migrations"))
+	return int64(h.Sum64())
+}
+
+// Migrate applies pending migrations. Replicas may call it concurrently:
+// it holds a session advisory lock while it works.
+func (s *Store) Migrate(ctx context.Context) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return unavailable("migrate", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLock()); err != nil {
+		return unavailable("migrate: lock", err)
+	}
+	defer conn.Exec(context.Background(), `SELECT pg_advisory_unlock($1)`, migrationLock())
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS tally;
+		CREATE TABLE IF NOT EXISTS tally.schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	var have int
+	if err := conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM tally.schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("migrate: the database schema version %d is newer than this Tally (%d); upgrade Tally", have, len(migrations))
+	}
+	for v := have + 1; v <= len(migrations); v++ {
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO tally.schema_migrations (version) VALUES ($1)`, v)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v, err)
+		}
+		s.log.Info("database migrated", "version", v)
+	}
+	return nil
+}
+
+// Version returns the schema version.
+func (s *Store) Version(ctx context.Context) (int, error) {
+	var v int
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM tally.schema_migrations`).Scan(&v)
+	return v, err
+}
