@@ -10,10 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/graphql"
+	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/server"
+	"github.com/tally-server/tally/internal/store/postgres"
 	"github.com/tally-server/tally/internal/store/sqlite"
 )
 
@@ -79,4 +83,61 @@ func BenchmarkIngestHTTP(b *testing.B) {
 		n += batch
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "sessions/s")
+}
+
+// BenchmarkIngestPostgres measures POST /v1/sessions on the PostgreSQL
+// backend over loopback: batches of 10k NDJSON sessions, acknowledged
+// after COMMIT, on a cluster with fsync and synchronous commit on. Run
+// with -benchtime=20x or less (every batch is new).
+func BenchmarkIngestPostgres(b *testing.B) {
+	url := pgtest.StartDurable(b).URL
+	store, err := postgres.Open(b.Context(), postgres.Config{URL: url})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	exec, _ := graphql.New(graphql.Config{}, store)
+	hs := httptest.NewServer(server.New(server.Config{}, exec, auth.New(auth.Config{}), store).Handler())
+	defer hs.Close()
+	bodies := ingestBodies(20, 10000)
+	n := 0
+	for b.Loop() {
+		resp, err := http.Post(hs.URL+"/v1/sessions", "application/x-ndjson", strings.NewReader(bodies[n/10000%len(bodies)]))
+		if err != nil || resp.StatusCode != 200 {
+			b.Fatalf("%v %v", err, resp.Status)
+		}
+		resp.Body.Close()
+		n += 10000
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "sessions/s")
+}
+
+func ingestBodies(batches, batch int) []string {
+	r := rand.New(rand.NewSource(1))
+	var bodies []string
+	for k := 0; k < batches; k++ {
+		var body strings.Builder
+		for i := 0; i < batch; i++ {
+			fmt.Fprintf(&body, `{"account_id":%q,"session_id":"s%d-%d","desk_id":"d2be0283-9b53-4d7b-b77d-2650f3a1a99%d","brain_parent_id":"51ff88a7-9b53-4d7b-b77d-2650f3a1a99%d","brain_version":%d,"channel":"web","agent_ids":["a%d"],"is_test":false,"start_time":"2024-%02d-%02dT%02d:%02d:00","end_time":"2025-01-01T00:00:00","updated_at":"2025-01-01T00:00:00"}`+"\n",
+				acct, k, i, r.Intn(10), r.Intn(4), r.Intn(5), r.Intn(20), 1+r.Intn(12), 1+r.Intn(28), r.Intn(24), r.Intn(60))
+		}
+		bodies = append(bodies, body.String())
+	}
+	return bodies
+}
+
+// benchDatabase creates a database in the shared cluster for a benchmark.
+func benchDatabase(b *testing.B, name string) string {
+	b.Helper()
+	srv := pgtest.Shared(b)
+	conn, err := pgx.Connect(b.Context(), srv.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(b.Context())
+	conn.Exec(b.Context(), "DROP DATABASE IF EXISTS "+name)
+	if _, err := conn.Exec(b.Context(), "CREATE DATABASE "+name); err != nil {
+		b.Fatal(err)
+	}
+	return strings.Replace(srv.URL, "/postgres?", "/"+name+"?", 1)
 }

@@ -183,3 +183,5 @@ func mustJSON(v any) []byte {
 }
 
 func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -37,6 +37,7 @@ type Server struct {
 	Dir  string
 
 	bin  string
+	opts string
 	cred *syscall.Credential
 }
 
@@ -52,7 +53,7 @@ var (
 func Shared(t testing.TB) *Server {
 	t.Helper()
 	sharedOnce.Do(func() {
-		shared, sharedErr = start()
+		shared, sharedErr = startCluster(false)
 	})
 	if sharedErr != nil {
 		skipOrFail(t, sharedErr)
@@ -69,9 +70,23 @@ func StopShared() {
 }
 
 // Start starts a cluster owned by this test and stops it in t.Cleanup.
+// Like Shared, it runs without fsync: fast, and durable enough for tests.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s, err := start()
+	return startT(t, false)
+}
+
+// StartDurable is Start with PostgreSQL's default durability (fsync and
+// synchronous commit on), for benchmarks whose figures must mean
+// "committed to disk".
+func StartDurable(t testing.TB) *Server {
+	t.Helper()
+	return startT(t, true)
+}
+
+func startT(t testing.TB, durable bool) *Server {
+	t.Helper()
+	s, err := startCluster(durable)
 	if err != nil {
 		skipOrFail(t, err)
 	}
@@ -123,7 +138,7 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func start() (*Server, error) {
+func startCluster(durable bool) (*Server, error) {
 	bin, err := binDir()
 	if err != nil {
 		return nil, err
@@ -155,7 +170,11 @@ func start() (*Server, error) {
 			return nil, err
 		}
 		s.Port = port
-		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100 -c shared_buffers=128MB", port, dir)
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=100 -c shared_buffers=128MB", port, dir)
+		if !durable {
+			opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+		}
+		s.opts = opts
 		out, err := s.run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "60", "start")
 		if err == nil {
 			s.URL = fmt.Sprintf("postgres://tally@127.0.0.1:%d/postgres?sslmode=disable", port)
@@ -200,8 +219,7 @@ func (s *Server) Pause() error {
 
 // Resume starts a paused cluster again.
 func (s *Server) Resume() error {
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", s.Port, s.Dir)
-	out, err := s.run(filepath.Join(s.bin, "pg_ctl"), "-D", filepath.Join(s.Dir, "data"), "-l", filepath.Join(s.Dir, "log"), "-o", opts, "-w", "-t", "60", "start")
+	out, err := s.run(filepath.Join(s.bin, "pg_ctl"), "-D", filepath.Join(s.Dir, "data"), "-l", filepath.Join(s.Dir, "log"), "-o", s.opts, "-w", "-t", "60", "start")
 	if err != nil {
 		return fmt.Errorf("pg_ctl start: %v: %s", err, out)
 	}

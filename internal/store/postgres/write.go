@@ -95,7 +95,9 @@ func (s *Store) Ingest(ctx context.Context, recs []session.Record) (int, int, er
 		}
 		// Sessions that were stored are locked: their final rows were
 		// decided above and replace them as they are.
-		if _, err := tx.Exec(ctx, `UPDATE tally.sessions s SET desk_id = i.desk_id, brain_parent_id = i.brain_parent_id,
+		if len(existed) == 0 {
+			// nothing to update
+		} else if _, err := tx.Exec(ctx, `UPDATE tally.sessions s SET desk_id = i.desk_id, brain_parent_id = i.brain_parent_id,
 			  integration_id = i.integration_id, brain_version = i.brain_version, channel = i.channel, agent_ids = i.agent_ids,
 			  is_test = i.is_test, start_time = i.start_time, end_time = i.end_time, updated_at = i.updated_at
 			FROM tally_incoming i WHERE i.existed AND s.account_id = i.account_id AND s.session_id = i.session_id`); err != nil {
