@@ -92,6 +92,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pc.MaxConns = 10
 	}
 	pc.ConnConfig.ConnectTimeout = 5 * time.Second
+	// Tally's queries are short index scans: JIT compilation costs more
+	// than it saves on them and makes latency jumpy.
+	pc.ConnConfig.RuntimeParams["jit"] = "off"
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
