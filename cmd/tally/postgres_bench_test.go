@@ -58,6 +58,18 @@ func BenchmarkPostgresCount(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("loaded %d sessions in %s", accounts*perAccount, time.Since(start).Round(time.Second))
+	// The plan of the year query, for the record (go test -v).
+	rows, err := conn.Query(ctx, `EXPLAIN (ANALYZE, BUFFERS) SELECT date_bin('1 day'::interval, start_time, '2024-01-01') AS b, count(end_time), count(*)
+		FROM tally.sessions WHERE account_id = '00000000-0000-0000-0000-000000000003' AND start_time >= '2024-01-01' AND start_time < '2025-01-01' GROUP BY 1`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		rows.Scan(&line)
+		b.Log(line)
+	}
+	rows.Close()
 	account, _ := pgtext.ParseUUID("00000000-0000-0000-0000-000000000003")
 	desk, _ := pgtext.ParseUUID("de030000-0000-0000-0000-000000000000")
 	queries := []struct {

@@ -38,7 +38,47 @@ func (s *Store) Count(ctx context.Context, account pgtext.UUID, q *session.Query
 			return dst, nil // = ANY('{}') and && '{}' match nothing
 		}
 	}
-	args := []any{pgtype.UUID{Bytes: account, Valid: true}, ts(q.Bounds[0]), ts(q.Bounds[n])}
+	// Long ranges are split into chunks of whole buckets counted on
+	// separate connections at once: PostgreSQL will not parallelise this
+	// aggregate well by itself (it misjudges the number of groups).
+	chunks := 1
+	if n >= 8 && q.Bounds[n]-q.Bounds[0] >= 28*pgtext.MicrosPerDay {
+		chunks = min(s.parallel, n)
+	}
+	if chunks > 1 {
+		return s.countChunks(ctx, account, q, dst, chunks)
+	}
+	return s.countRange(ctx, account, q, dst, 0, n)
+}
+
+// countChunks runs countRange on chunks of buckets concurrently; each
+// writes only its own buckets of dst.
+func (s *Store) countChunks(ctx context.Context, account pgtext.UUID, q *session.Query, dst []session.Counts, chunks int) ([]session.Counts, error) {
+	n := len(q.Bounds) - 1
+	errs := make(chan error, chunks)
+	for c := 0; c < chunks; c++ {
+		lo, hi := n*c/chunks, n*(c+1)/chunks
+		go func() {
+			_, err := s.countRange(ctx, account, q, dst, lo, hi)
+			errs <- err
+		}()
+	}
+	var first error
+	for c := 0; c < chunks; c++ {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	return dst, nil
+}
+
+// countRange counts buckets lo..hi-1 into dst.
+func (s *Store) countRange(ctx context.Context, account pgtext.UUID, q *session.Query, dst []session.Counts, lo, hi int) ([]session.Counts, error) {
+	n := len(q.Bounds) - 1
+	args := []any{pgtype.UUID{Bytes: account, Valid: true}, ts(q.Bounds[lo]), ts(q.Bounds[hi])}
 	param := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
@@ -73,7 +113,8 @@ func (s *Store) Count(ctx context.Context, account pgtext.UUID, q *session.Query
 	var bucket string
 	fixed := q.Span.Fixed()
 	if fixed {
-		bucket = fmt.Sprintf("date_bin(%s::interval, start_time, $2)", param(pgtype.Interval{Microseconds: q.Span.FixedMicros(), Valid: true}))
+		// Bins are anchored at the first bucket, whatever chunk this is.
+		bucket = fmt.Sprintf("date_bin(%s::interval, start_time, %s::timestamp)", param(pgtype.Interval{Microseconds: q.Span.FixedMicros(), Valid: true}), param(ts(q.Bounds[0])))
 	} else {
 		bounds := make([]pgtype.Timestamp, len(q.Bounds))
 		for i, b := range q.Bounds {
@@ -105,8 +146,8 @@ func (s *Store) Count(ctx context.Context, account pgtext.UUID, q *session.Query
 			}
 			k-- // width_bucket is 1-based
 		}
-		if k < 0 || k >= n {
-			return nil, fmt.Errorf("count: bucket %d outside 0..%d: the plan and the SQL disagree", k, n-1)
+		if k < lo || k >= hi {
+			return nil, fmt.Errorf("count: bucket %d outside %d..%d of %d: the plan and the SQL disagree", k, lo, hi-1, n)
 		}
 		dst[k].Closed += closed
 		dst[k].Open += total - closed

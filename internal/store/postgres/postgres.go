@@ -30,13 +30,17 @@ type Config struct {
 	URL string
 	// PoolSize is the most connections this replica opens (default 10).
 	PoolSize int
+	// Parallel is how many connections one long query may use at once
+	// (default 2; 1 disables splitting).
+	Parallel int
 	Logger   *slog.Logger
 }
 
 // Store is the PostgreSQL backend. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	parallel int
 }
 
 // migrations are applied in order under an advisory lock; the index is the
@@ -103,7 +107,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{pool: pool, log: log}
+	s := &Store{pool: pool, log: log, parallel: cfg.Parallel}
+	if s.parallel <= 0 {
+		s.parallel = 2
+	}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
