@@ -62,17 +62,8 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	defer hs.Close()
 	// Bodies are made before timing starts; run with -benchtime=20x or
 	// less so that every batch inserts new sessions.
-	r := rand.New(rand.NewSource(1))
 	const batch, batches = 10000, 20
-	var bodies []string
-	for k := 0; k < batches; k++ {
-		var body strings.Builder
-		for i := 0; i < batch; i++ {
-			fmt.Fprintf(&body, `{"account_id":%q,"session_id":"s%d-%d","desk_id":"d2be0283-9b53-4d7b-b77d-2650f3a1a99%d","brain_parent_id":"51ff88a7-9b53-4d7b-b77d-2650f3a1a99%d","brain_version":%d,"channel":"web","agent_ids":["a%d"],"is_test":false,"start_time":"2024-%02d-%02dT%02d:%02d:00","end_time":"2025-01-01T00:00:00","updated_at":"2025-01-01T00:00:00"}`+"\n",
-				acct, k, i, r.Intn(10), r.Intn(4), r.Intn(5), r.Intn(20), 1+r.Intn(12), 1+r.Intn(28), r.Intn(24), r.Intn(60))
-		}
-		bodies = append(bodies, body.String())
-	}
+	bodies := ingestBodies(batches, batch)
 	n := 0
 	for b.Loop() {
 		resp, err := http.Post(hs.URL+"/v1/sessions", "application/x-ndjson", strings.NewReader(bodies[n/batch%batches]))

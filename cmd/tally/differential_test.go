@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
 )
 
@@ -528,23 +527,21 @@ func (q refQuery) postgres(t *testing.T, conn *pgx.Conn) []refRow {
 	return out
 }
 
+// connectNew creates a database and connects to it.
+func connectNew(t *testing.T, name string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), newDatabase(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
 func TestDifferentialAgainstReference(t *testing.T) {
-	srv := pgtest.Shared(t)
 	r := rand.New(rand.NewSource(testSeed(t)))
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE diff_engine"); err != nil {
-		t.Fatal(err)
-	}
-	dbConn, err := pgx.Connect(ctx, strings.Replace(srv.URL, "/postgres?", "/diff_engine?", 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dbConn.Close(ctx)
+	dbConn := connectNew(t, "diff_engine")
 
 	d := genDataset(r, 30000)
 	// Three engines over the same data: one fed live with its changes in

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
 )
 
@@ -248,22 +247,8 @@ const aggSQL = `SELECT count(*), count(DISTINCT open_sessions), count((open_sess
   var_pop(open_sessions)::float8, var_samp(closed_sessions)::float8, variance(open_sessions)::float8 FROM (%s) s`
 
 func TestDifferentialTableArguments(t *testing.T) {
-	srv := pgtest.Shared(t)
 	r := rand.New(rand.NewSource(testSeed(t)))
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE diff_table_args"); err != nil {
-		t.Fatal(err)
-	}
-	db, err := pgx.Connect(ctx, strings.Replace(srv.URL, "/postgres?", "/diff_table_args?", 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
+	db := connectNew(t, "diff_table_args")
 	d := genDataset(r, 8000)
 	tally := startTally(t, harnessOpts{})
 	loadTally(t, tally, r, d)

@@ -78,6 +78,11 @@ var migrations = []string{
 		PRIMARY KEY (account_id, id)
 	);
 	CREATE INDEX api_keys_id ON tally.api_keys (id);`,
+	// Counts are index-only scans only on pages the visibility map marks
+	// all-visible; with a stale map every row costs a heap fetch (measured:
+	// 66 ms against 360 ms for a year of 900k sessions). Vacuum after 2% new
+	// rows instead of the default 20%.
+	`ALTER TABLE tally.sessions SET (autovacuum_vacuum_insert_scale_factor = 0.02, autovacuum_vacuum_scale_factor = 0.05)`,
 }
 
 // ErrUnavailable wraps errors that mean the database cannot be reached.
