@@ -103,10 +103,7 @@ func (o typeObj) resolve(field string) any {
 	case "name":
 		return d.Name
 	case "description":
-		if d.Description == "" {
-			return nil
-		}
-		return d.Description
+		return nullable(d.Description)
 	case "fields":
 		if d.Kind != ast.Object && d.Kind != ast.Interface {
 			return nil
@@ -176,10 +173,7 @@ func (o fieldObj) resolve(field string) any {
 	case "name":
 		return o.def.Name
 	case "description":
-		if o.def.Description == "" {
-			return nil
-		}
-		return o.def.Description
+		return nullable(o.def.Description)
 	case "args":
 		out := []introObject{}
 		for _, a := range o.def.Arguments {
@@ -209,10 +203,7 @@ func (o inputValueObj) resolve(field string) any {
 	case "name":
 		return o.name
 	case "description":
-		if o.desc == "" {
-			return nil
-		}
-		return o.desc
+		return nullable(o.desc)
 	case "type":
 		return typeRef(o.s, o.typ)
 	case "defaultValue":
@@ -235,10 +226,7 @@ func (o enumValueObj) resolve(field string) any {
 	case "name":
 		return o.def.Name
 	case "description":
-		if o.def.Description == "" {
-			return nil
-		}
-		return o.def.Description
+		return nullable(o.def.Description)
 	case "isDeprecated":
 		return false
 	}
@@ -257,10 +245,7 @@ func (o directiveObj) resolve(field string) any {
 	case "name":
 		return o.def.Name
 	case "description":
-		if o.def.Description == "" {
-			return nil
-		}
-		return o.def.Description
+		return nullable(o.def.Description)
 	case "locations":
 		out := make([]string, len(o.def.Locations))
 		for i, l := range o.def.Locations {
@@ -277,6 +262,14 @@ func (o directiveObj) resolve(field string) any {
 		return o.def.IsRepeatable
 	}
 	return nil
+}
+
+// nullable is s, or JSON null when s is empty (an absent description).
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // introspect renders obj with the selection set.
