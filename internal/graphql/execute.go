@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -110,7 +111,7 @@ func (e *Executor) executeRaw(ctx context.Context, caller Caller, raw []byte, ds
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if err := dec.Decode(&req); err != nil {
 		var te *json.UnmarshalTypeError
-		if ok := asTypeError(err, &te); ok {
+		if errors.As(err, &te) {
 			return appendErrors(dst, newError(CodeParseFailed, "$."+te.Field, fmt.Sprintf("expected %s for %q, but found a JSON %s", expectedFor(te.Field), te.Field, te.Value)))
 		}
 		return appendErrors(dst, invalidJSON(err))
@@ -119,14 +120,6 @@ func (e *Executor) executeRaw(ctx context.Context, caller Caller, raw []byte, ds
 		return appendErrors(dst, newError(CodeParseFailed, "$", `the request has no "query"; send {"query": "...", "variables": {...}}`))
 	}
 	return e.Execute(ctx, caller, &req, dst)
-}
-
-func asTypeError(err error, te **json.UnmarshalTypeError) bool {
-	t, ok := err.(*json.UnmarshalTypeError)
-	if ok {
-		*te = t
-	}
-	return ok
 }
 
 func expectedFor(field string) string {
@@ -302,39 +295,48 @@ func appendKey(dst []byte, key string) []byte {
 	return append(dst, ':')
 }
 
-func (x *execution) rootFields(dst []byte, set ast.SelectionSet) ([]byte, error) {
+// appendObject writes one JSON object for fields collected on typeName:
+// response keys in selection order, __typename answered here, every other
+// field written by value. Every object of a response goes through it.
+func appendObject(dst []byte, fields []collectedField, typeName string, value func(dst []byte, cf collectedField) ([]byte, error)) ([]byte, error) {
 	dst = append(dst, '{')
-	for i, cf := range x.collect(set, QueryRootName, nil, nil) {
+	for i, cf := range fields {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = appendKey(dst, cf.key)
-		f := cf.fields[0]
+		if cf.fields[0].Name == "__typename" {
+			dst = appendString(dst, typeName)
+			continue
+		}
 		var err error
+		if dst, err = value(dst, cf); err != nil {
+			return nil, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+func (x *execution) rootFields(dst []byte, set ast.SelectionSet) ([]byte, error) {
+	return appendObject(dst, x.collect(set, QueryRootName, nil, nil), QueryRootName, func(dst []byte, cf collectedField) ([]byte, error) {
+		f := cf.fields[0]
 		switch f.Name {
-		case "__typename":
-			dst = appendString(dst, QueryRootName)
 		case "__schema":
-			dst, err = x.introspect(dst, schemaObj{x.e.schema}, mergedSelection(cf.fields))
+			return x.introspect(dst, schemaObj{x.e.schema}, mergedSelection(cf.fields))
 		case "__type":
 			name, _ := resolve(f.Arguments.ForName("name").Value, x.vars).(string)
 			var obj introObject
 			if def := x.e.schema.Types[name]; def != nil {
 				obj = typeObj{s: x.e.schema, def: def}
 			}
-			dst, err = x.introspect(dst, obj, mergedSelection(cf.fields))
+			return x.introspect(dst, obj, mergedSelection(cf.fields))
 		case FunctionName:
-			dst, err = x.function(dst, f, mergedSelection(cf.fields))
+			return x.function(dst, f, mergedSelection(cf.fields))
 		case FunctionName + "_aggregate":
-			dst, err = x.aggregate(dst, f, mergedSelection(cf.fields))
-		default:
-			return nil, fmt.Errorf("field %q passed validation but has no resolver", f.Name)
+			return x.aggregate(dst, f, mergedSelection(cf.fields))
 		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return append(dst, '}'), nil
+		return nil, fmt.Errorf("field %q passed validation but has no resolver", f.Name)
+	})
 }
 
 // atField moves an error's path from the function's field to the field
@@ -421,28 +423,19 @@ func (x *execution) appendRows(dst []byte, rows []fnRow, sel ast.SelectionSet, t
 }
 
 func (x *execution) appendRow(dst []byte, r *fnRow, fields []collectedField, typeName string) ([]byte, error) {
-	dst = append(dst, '{')
-	for i, cf := range fields {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendKey(dst, cf.key)
+	return appendObject(dst, fields, typeName, func(dst []byte, cf collectedField) ([]byte, error) {
 		switch cf.fields[0].Name {
-		case "__typename":
-			dst = appendString(dst, typeName)
 		case "per_interval":
 			dst = append(dst, '"')
 			dst = pgtext.AppendTimestamp(dst, r[colPerInterval])
-			dst = append(dst, '"')
+			return append(dst, '"'), nil
 		case "open_sessions":
-			dst = strconv.AppendInt(dst, r[colOpen], 10)
+			return strconv.AppendInt(dst, r[colOpen], 10), nil
 		case "closed_sessions":
-			dst = strconv.AppendInt(dst, r[colClosed], 10)
-		default:
-			return nil, fmt.Errorf("row field %q passed validation but has no resolver", cf.fields[0].Name)
+			return strconv.AppendInt(dst, r[colClosed], 10), nil
 		}
-	}
-	return append(dst, '}'), nil
+		return nil, fmt.Errorf("row field %q passed validation but has no resolver", cf.fields[0].Name)
+	})
 }
 
 // aggregate renders open_closed_sessions_interval_counts_v2_aggregate.
@@ -452,42 +445,22 @@ func (x *execution) aggregate(dst []byte, f *ast.Field, sel ast.SelectionSet) ([
 		return nil, err
 	}
 	typeName := ReturnType + "_aggregate"
-	dst = append(dst, '{')
-	for i, cf := range x.collect(sel, typeName, nil, nil) {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendKey(dst, cf.key)
+	return appendObject(dst, x.collect(sel, typeName, nil, nil), typeName, func(dst []byte, cf collectedField) ([]byte, error) {
 		switch cf.fields[0].Name {
-		case "__typename":
-			dst = appendString(dst, typeName)
 		case "nodes":
-			if dst, err = x.appendRows(dst, rows, mergedSelection(cf.fields), ReturnType); err != nil {
-				return nil, err
-			}
+			return x.appendRows(dst, rows, mergedSelection(cf.fields), ReturnType)
 		case "aggregate":
-			if dst, err = x.appendAggregateFields(dst, aggregates{rows}, mergedSelection(cf.fields)); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, fmt.Errorf("aggregate field %q passed validation but has no resolver", cf.fields[0].Name)
+			return x.appendAggregateFields(dst, aggregates{rows}, mergedSelection(cf.fields))
 		}
-	}
-	return append(dst, '}'), nil
+		return nil, fmt.Errorf("aggregate field %q passed validation but has no resolver", cf.fields[0].Name)
+	})
 }
 
 func (x *execution) appendAggregateFields(dst []byte, g aggregates, sel ast.SelectionSet) ([]byte, error) {
 	typeName := ReturnType + "_aggregate_fields"
-	dst = append(dst, '{')
-	for i, cf := range x.collect(sel, typeName, nil, nil) {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendKey(dst, cf.key)
+	return appendObject(dst, x.collect(sel, typeName, nil, nil), typeName, func(dst []byte, cf collectedField) ([]byte, error) {
 		f := cf.fields[0]
 		switch f.Name {
-		case "__typename":
-			dst = appendString(dst, typeName)
 		case "count":
 			var cols []int
 			if a := f.Arguments.ForName("columns"); a != nil {
@@ -502,20 +475,11 @@ func (x *execution) appendAggregateFields(dst []byte, g aggregates, sel ast.Sele
 			if a := f.Arguments.ForName("distinct"); a != nil {
 				distinct, _ = resolve(a.Value, x.vars).(bool)
 			}
-			dst = strconv.AppendInt(dst, g.count(cols, distinct), 10)
+			return strconv.AppendInt(dst, g.count(cols, distinct), 10), nil
 		case "avg", "max", "min", "stddev", "stddev_pop", "stddev_samp", "sum", "var_pop", "var_samp", "variance":
 			opType := ReturnType + "_" + f.Name + "_fields"
-			dst = append(dst, '{')
-			for j, sub := range x.collect(mergedSelection(cf.fields), opType, nil, nil) {
-				if j > 0 {
-					dst = append(dst, ',')
-				}
-				dst = appendKey(dst, sub.key)
+			return appendObject(dst, x.collect(mergedSelection(cf.fields), opType, nil, nil), opType, func(dst []byte, sub collectedField) ([]byte, error) {
 				name := sub.fields[0].Name
-				if name == "__typename" {
-					dst = appendString(dst, opType)
-					continue
-				}
 				col, ok := columnIndex(name)
 				if !ok {
 					return nil, fmt.Errorf("aggregate column %q passed validation but has no resolver", name)
@@ -523,23 +487,19 @@ func (x *execution) appendAggregateFields(dst []byte, g aggregates, sel ast.Sele
 				isInt, iv, fv, ok := g.stat(f.Name, col)
 				switch {
 				case !ok:
-					dst = append(dst, "null"...)
+					return append(dst, "null"...), nil
 				case isInt && col == colPerInterval:
 					dst = append(dst, '"')
 					dst = pgtext.AppendTimestamp(dst, iv)
-					dst = append(dst, '"')
+					return append(dst, '"'), nil
 				case isInt:
-					dst = strconv.AppendInt(dst, iv, 10)
-				default:
-					dst = appendFloat(dst, fv)
+					return strconv.AppendInt(dst, iv, 10), nil
 				}
-			}
-			dst = append(dst, '}')
-		default:
-			return nil, fmt.Errorf("aggregate field %q passed validation but has no resolver", f.Name)
+				return appendFloat(dst, fv), nil
+			})
 		}
-	}
-	return append(dst, '}'), nil
+		return nil, fmt.Errorf("aggregate field %q passed validation but has no resolver", f.Name)
+	})
 }
 
 // appendString appends s as a JSON string.

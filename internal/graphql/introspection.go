@@ -277,24 +277,9 @@ func (x *execution) introspect(dst []byte, obj introObject, sel ast.SelectionSet
 	if obj == nil {
 		return append(dst, "null"...), nil
 	}
-	dst = append(dst, '{')
-	for i, cf := range x.collect(sel, obj.typename(), nil, nil) {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendKey(dst, cf.key)
-		name := cf.fields[0].Name
-		if name == "__typename" {
-			dst = appendString(dst, obj.typename())
-			continue
-		}
-		var err error
-		dst, err = x.introValue(dst, obj.resolve(name), mergedSelection(cf.fields))
-		if err != nil {
-			return nil, err
-		}
-	}
-	return append(dst, '}'), nil
+	return appendObject(dst, x.collect(sel, obj.typename(), nil, nil), obj.typename(), func(dst []byte, cf collectedField) ([]byte, error) {
+		return x.introValue(dst, obj.resolve(cf.fields[0].Name), mergedSelection(cf.fields))
+	})
 }
 
 func (x *execution) introValue(dst []byte, v any, sel ast.SelectionSet) ([]byte, error) {
