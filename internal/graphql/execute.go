@@ -133,17 +133,9 @@ func expectedFor(field string) string {
 func (e *Executor) Execute(ctx context.Context, caller Caller, req *Request, dst []byte) []byte {
 	var vars map[string]any
 	if len(req.Variables) > 0 && string(req.Variables) != "null" {
-		raw, err := decodeJSON(req.Variables)
-		if err != nil {
-			return appendErrors(dst, newError(CodeParseFailed, "$.variables", "variables must be a JSON object mapping variable names to values: "+err.Error()))
-		}
-		o, ok := raw.(*object)
-		if !ok {
-			return appendErrors(dst, newError(CodeParseFailed, "$.variables", "variables must be a JSON object mapping variable names to values, but found "+jsonKindOf(raw)))
-		}
-		vars = make(map[string]any, len(o.names))
-		for i, n := range o.names {
-			vars[n] = o.values[i]
+		var err error
+		if vars, err = decodeVariables(req.Variables); err != nil {
+			return appendErrors(dst, newError(CodeParseFailed, "$.variables", "variables must be a JSON object mapping variable names to values"+err.Error()))
 		}
 	}
 	p := e.prepare(*req.Query)

@@ -125,6 +125,46 @@ func decodeValue(dec *json.Decoder) (any, error) {
 	return tok, nil
 }
 
+// decodeVariables decodes the request's variables object. Scalars, the
+// common case (the SPEC query sends only strings), are decoded directly;
+// objects and lists go through decodeJSON to keep their key order. An
+// error's text completes "variables must be a JSON object ...".
+func decodeVariables(data []byte) (map[string]any, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil || top == nil {
+		v, derr := decodeJSON(data)
+		if derr != nil {
+			return nil, fmt.Errorf(": %w", derr)
+		}
+		return nil, fmt.Errorf(", but found %s", jsonKindOf(v))
+	}
+	vars := make(map[string]any, len(top))
+	for name, raw := range top {
+		var v any
+		switch raw[0] {
+		case '"':
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return nil, fmt.Errorf(": %w", err)
+			}
+			v = s
+		case 't', 'f':
+			v = raw[0] == 't'
+		case 'n':
+			v = nil
+		case '{', '[':
+			var err error
+			if v, err = decodeJSON(raw); err != nil {
+				return nil, fmt.Errorf(": %w", err)
+			}
+		default:
+			v = json.Number(raw)
+		}
+		vars[name] = v
+	}
+	return vars, nil
+}
+
 func jsonKindOf(v any) string {
 	switch v.(type) {
 	case nil:
