@@ -225,11 +225,7 @@ func loadTally(t *testing.T, s *tallyServer, r *rand.Rand, d *dataset) {
 func loadPostgres(t *testing.T, conn *pgx.Conn, d *dataset) {
 	t.Helper()
 	ctx := context.Background()
-	ref, err := os.ReadFile("testdata/reference.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, string(ref)); err != nil {
+	if _, err := conn.Exec(ctx, referenceSQL(t)); err != nil {
 		t.Fatalf("reference.sql: %v", err)
 	}
 	// The reference has no updated_at or start_time index; both are added

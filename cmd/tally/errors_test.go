@@ -86,14 +86,7 @@ func TestGraphQLErrors(t *testing.T) {
 	golden := map[string]json.RawMessage{}
 	for _, c := range graphqlErrorCases {
 		t.Run(c.name, func(t *testing.T) {
-			h := map[string]string{"Content-Type": "application/json", "X-Admin-Secret": "s3cret", "X-Moveo-Account-Id": acct}
-			for k, v := range c.headers {
-				if v == "" {
-					delete(h, k)
-				} else {
-					h[k] = v
-				}
-			}
+			h := withHeaders(map[string]string{"Content-Type": "application/json", "X-Admin-Secret": "s3cret", "X-Moveo-Account-Id": acct}, c.headers)
 			code, body := post(t, s.URL+"/v1/graphql", h, c.body)
 			if code != http.StatusOK {
 				t.Fatalf("HTTP %d, Hasura answers 200: %s", code, body)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -182,6 +183,27 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-func readFile(path string) ([]byte, error) { return os.ReadFile(path) }
+// withHeaders returns base with overrides applied; an empty override
+// value removes the header.
+func withHeaders(base, overrides map[string]string) map[string]string {
+	h := maps.Clone(base)
+	for k, v := range overrides {
+		if v == "" {
+			delete(h, k)
+		} else {
+			h[k] = v
+		}
+	}
+	return h
+}
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+// referenceSQL is reference.sql with the search path pinned to public, so
+// its unqualified names never meet Tally's schema.
+func referenceSQL(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/reference.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "SET search_path = public;\n" + string(b)
+}

@@ -51,14 +51,7 @@ func TestIngestErrors(t *testing.T) {
 	golden := map[string]json.RawMessage{}
 	for _, c := range ingestCases(t) {
 		t.Run(c.name, func(t *testing.T) {
-			h := map[string]string{"Content-Type": "application/x-ndjson", "X-Admin-Secret": "s3cret"}
-			for k, v := range c.headers {
-				if v == "" {
-					delete(h, k)
-				} else {
-					h[k] = v
-				}
-			}
+			h := withHeaders(map[string]string{"Content-Type": "application/x-ndjson", "X-Admin-Secret": "s3cret"}, c.headers)
 			code, body := post(t, s.URL+"/v1/sessions", h, c.body)
 			if code != c.wantStatus {
 				t.Errorf("status %d, want %d: %s", code, c.wantStatus, body)

@@ -187,14 +187,7 @@ func TestKeyLifecycle(t *testing.T) {
 	s := startTally(t, harnessOpts{adminSecret: "s3cret", dir: dir})
 	k := s.createKey(t, acct, "read")
 	use := func(s *tallyServer, extra map[string]string) gqlResponse {
-		h := map[string]string{"Authorization": "apikey " + k.Key, "X-Moveo-Account-Id": acct}
-		for a, b := range extra {
-			if b == "" {
-				delete(h, a)
-			} else {
-				h[a] = b
-			}
-		}
+		h := withHeaders(map[string]string{"Authorization": "apikey " + k.Key, "X-Moveo-Account-Id": acct}, extra)
 		_, b := s.do(t, "POST", "/v1/graphql", h, mustJSON(map[string]any{"query": countQuery}))
 		var r gqlResponse
 		json.Unmarshal(b, &r)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -102,7 +101,7 @@ func BenchmarkPostgresCount(b *testing.B) {
 	}
 	// reference.sql over the same rows (its own table, with the
 	// (account_id, start_time) index it lacks, to be fair to it).
-	ref := strings.Replace(string(must(readFile("testdata/reference.sql"))), "DROP TABLE IF EXISTS sessions CASCADE;", "SET search_path = public; DROP TABLE IF EXISTS sessions CASCADE;", 1)
+	ref := referenceSQL(b)
 	if _, err := conn.Exec(ctx, ref); err != nil {
 		b.Fatal(err)
 	}

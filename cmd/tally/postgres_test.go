@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -145,7 +146,7 @@ func TestPostgresStopAndRestart(t *testing.T) {
 	var rows []struct {
 		Open int64 `json:"open_sessions"`
 	}
-	if err := jsonUnmarshal(r.Data["r"], &rows); err != nil || len(rows) != 1 {
+	if err := json.Unmarshal(r.Data["r"], &rows); err != nil || len(rows) != 1 {
 		t.Fatalf("%v %s", err, r.Data["r"])
 	}
 	if rows[0].Open < acked.Load() {

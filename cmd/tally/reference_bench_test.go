@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"strings"
 	"testing"
 	"time"
 
@@ -85,7 +84,7 @@ func BenchmarkEngineVsReference(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	ref := strings.Replace(string(must(readFile("testdata/reference.sql"))), "DROP TABLE IF EXISTS sessions CASCADE;", "DROP TABLE IF EXISTS sessions CASCADE; SET search_path = public;", 1)
+	ref := referenceSQL(b)
 	if _, err := conn.Exec(ctx, ref); err != nil {
 		b.Fatal(err)
 	}
@@ -133,11 +132,4 @@ func BenchmarkEngineVsReference(b *testing.B) {
 		b.Fatal(err)
 	}
 	runRef("with_start_index")
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
