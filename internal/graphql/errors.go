@@ -90,9 +90,9 @@ func toError(ctx context.Context, log *slog.Logger, err error) *Error {
 		}
 		return newError(CodeDataException, path, msg)
 	case errors.As(err, &sae):
-		return newError(CodeDataException, "$.selectionSet."+FunctionName+".args.args."+sae.Arg, sae.Reason)
+		return newError(CodeDataException, path, sae.Reason)
 	case errors.As(err, &le):
-		return newError(CodeDataException, "$.selectionSet."+FunctionName+".args.args.interval_span", le.Reason)
+		return newError(CodeDataException, path, le.Reason)
 	case errors.Is(err, session.ErrUnavailable):
 		if log != nil {
 			log.ErrorContext(ctx, "graphql: database unreachable", "err", err)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/validator/rules"
@@ -331,24 +330,12 @@ func (x *execution) rootFields(dst []byte, set ast.SelectionSet) ([]byte, error)
 	})
 }
 
-// atField moves an error's path from the function's field to the field
-// actually queried (the _aggregate field carries the same arguments).
-func atField(e *Error, field string) *Error {
-	old := "$.selectionSet." + FunctionName + "."
-	if field == FunctionName || !strings.HasPrefix(e.Extensions.Path, old) {
-		return e
-	}
-	moved := *e
-	moved.Extensions.Path = "$.selectionSet." + field + "." + e.Extensions.Path[len(old):]
-	return &moved
-}
-
 // fnRows runs the function for a root field and applies its table
 // arguments (where, order_by, distinct_on, offset, limit).
 func (x *execution) fnRows(f *ast.Field) ([]fnRow, error) {
 	rows, err := x.runFunction(f)
 	if err != nil {
-		return nil, atField(toError(x.ctx, x.e.cfg.Logger, err), f.Name)
+		return nil, toError(x.ctx, x.e.cfg.Logger, err)
 	}
 	ra, err := parseRowArgs(f, x.vars)
 	if err != nil {
@@ -361,21 +348,27 @@ func (x *execution) runFunction(f *ast.Field) ([]fnRow, error) {
 	if !x.caller.Account.Valid {
 		return nil, &AccessError{Message: "no account selected: send the X-Moveo-Account-Id header with the account's UUID (and Authorization: apikey <key>, or X-Admin-Secret)"}
 	}
+	base := argsPath(f.Name)
 	args, ok := resolve(f.Arguments.ForName("args").Value, x.vars).(*object)
 	if !ok {
-		return nil, newError(CodeValidationFailed, argsPath, "missing required field 'args'")
+		return nil, newError(CodeValidationFailed, base, "missing required field 'args'")
 	}
 	for _, name := range args.names {
 		if x.e.schema.Types[ArgsType].Fields.ForName(name) == nil {
-			return nil, newError(CodeValidationFailed, argsPath+"."+name, fmt.Sprintf("field '%s' not found in type: '%s'", name, ArgsType))
+			return nil, newError(CodeValidationFailed, base+"."+name, fmt.Sprintf("field '%s' not found in type: '%s'", name, ArgsType))
 		}
 	}
-	q, err := buildQuery(args)
+	q, err := buildQuery(args, base)
 	if err != nil {
 		return nil, err
 	}
 	if err := q.Plan(x.e.cfg.MaxBuckets); err != nil {
-		return nil, err
+		arg := "interval_span" // the argument to change when there are too many buckets
+		var sae *session.ArgError
+		if errors.As(err, &sae) {
+			arg = sae.Arg
+		}
+		return nil, &argError{path: base + "." + arg, arg: arg, err: err}
 	}
 	counts, err := x.e.counter.Count(x.ctx, x.caller.Account.UUID, q, make([]session.Counts, len(q.Bounds)-1))
 	if err != nil {

@@ -268,7 +268,9 @@ func resolve(v *ast.Value, vars map[string]any) any {
 	return nil
 }
 
-const argsPath = "$.selectionSet." + FunctionName + ".args.args"
+// argsPath is Hasura's path of the function's args on a root field (the
+// field's name, not its alias).
+func argsPath(field string) string { return "$.selectionSet." + field + ".args.args" }
 
 // accepted forms, named in parse-failed messages.
 var acceptedForms = map[string]string{
@@ -279,31 +281,31 @@ var acceptedForms = map[string]string{
 	"_text":     `a PostgreSQL array literal string such as "{web,whatsapp}", or a JSON array of strings`,
 }
 
-func stringExpected(arg, typ string, v any) error {
-	return &argError{path: argsPath + "." + arg, arg: arg, err: newError(CodeParseFailed, argsPath+"."+arg,
+func stringExpected(base, arg, typ string, v any) error {
+	return &argError{path: base + "." + arg, arg: arg, err: newError(CodeParseFailed, base+"."+arg,
 		fmt.Sprintf("A string is expected for type: %s; argument %s takes %s, but found %s", typ, arg, acceptedForms[typ], jsonKindOf(v)))}
 }
 
-func wrapArg(arg string, err error) error {
-	return &argError{path: argsPath + "." + arg, arg: arg, err: err}
+func wrapArg(base, arg string, err error) error {
+	return &argError{path: base + "." + arg, arg: arg, err: err}
 }
 
 // buildQuery reads the function's args into a session.Query.
-func buildQuery(args *object) (*session.Query, error) {
+func buildQuery(args *object, base string) (*session.Query, error) {
 	q := &session.Query{Span: session.DefaultSpan}
 	ts := func(name string) (int64, error) {
 		v := args.get(name)
 		if v == nil {
-			return 0, &argError{path: argsPath + "." + name, arg: name, err: newError(CodeValidationFailed, argsPath+"."+name,
+			return 0, &argError{path: base + "." + name, arg: name, err: newError(CodeValidationFailed, base+"."+name,
 				fmt.Sprintf("argument %s is required and must not be null; send a timestamp such as \"2024-01-08\"", name))}
 		}
 		s, ok := v.(string)
 		if !ok {
-			return 0, stringExpected(name, "timestamp", v)
+			return 0, stringExpected(base, name, "timestamp", v)
 		}
 		t, err := pgtext.ParseTimestamp(s)
 		if err != nil {
-			return 0, wrapArg(name, err)
+			return 0, wrapArg(base, name, err)
 		}
 		return t, nil
 	}
@@ -317,33 +319,33 @@ func buildQuery(args *object) (*session.Query, error) {
 	if v := args.get("interval_span"); v != nil {
 		s, ok := v.(string)
 		if !ok {
-			return nil, stringExpected("interval_span", "interval", v)
+			return nil, stringExpected(base, "interval_span", "interval", v)
 		}
 		if q.Span, err = pgtext.ParseInterval(s); err != nil {
-			return nil, wrapArg("interval_span", err)
+			return nil, wrapArg(base, "interval_span", err)
 		}
 	}
 	for _, f := range []struct {
 		name string
 		set  *session.UUIDSet
 	}{{"brain_parent_ids", &q.BrainParentIDs}, {"desk_ids", &q.DeskIDs}, {"integration_ids", &q.IntegrationIDs}} {
-		if *f.set, err = uuidSet(f.name, args.get(f.name)); err != nil {
+		if *f.set, err = uuidSet(base, f.name, args.get(f.name)); err != nil {
 			return nil, err
 		}
 	}
-	if q.BrainVersions, err = intSet("brain_versions", args.get("brain_versions")); err != nil {
+	if q.BrainVersions, err = intSet(base, "brain_versions", args.get("brain_versions")); err != nil {
 		return nil, err
 	}
-	if q.Channels, err = textSet("channels", args.get("channels")); err != nil {
+	if q.Channels, err = textSet(base, "channels", args.get("channels")); err != nil {
 		return nil, err
 	}
-	if q.AgentIDs, err = textSet("agent_ids", args.get("agent_ids")); err != nil {
+	if q.AgentIDs, err = textSet(base, "agent_ids", args.get("agent_ids")); err != nil {
 		return nil, err
 	}
 	if v := args.get("is_test"); v != nil {
 		b, ok := v.(bool)
 		if !ok {
-			return nil, &argError{path: argsPath + ".is_test", arg: "is_test", err: newError(CodeValidationFailed, argsPath+".is_test",
+			return nil, &argError{path: base + ".is_test", arg: "is_test", err: newError(CodeValidationFailed, base+".is_test",
 				fmt.Sprintf("expected a boolean for type 'Boolean', but found %s; argument is_test takes true (test sessions only), false (production only) or null (all)", jsonKindOf(v)))}
 		}
 		q.IsTest = session.BoolFilter{Active: true, Value: b}
@@ -353,14 +355,14 @@ func buildQuery(args *object) (*session.Query, error) {
 
 // elements returns an array argument's elements as strings (nil for SQL
 // NULL), from a literal string or a JSON/GraphQL list.
-func elements(name, typ string, v any) ([]*string, bool, error) {
+func elements(base, name, typ string, v any) ([]*string, bool, error) {
 	switch v := v.(type) {
 	case nil:
 		return nil, false, nil
 	case string:
 		es, err := pgtext.ParseArray(v)
 		if err != nil {
-			return nil, false, wrapArg(name, err)
+			return nil, false, wrapArg(base, name, err)
 		}
 		return es, true, nil
 	case []any:
@@ -372,21 +374,21 @@ func elements(name, typ string, v any) ([]*string, bool, error) {
 				out[i] = &e
 			case json.Number:
 				if typ != "_int4" {
-					return nil, false, stringExpected(name, typ, e)
+					return nil, false, stringExpected(base, name, typ, e)
 				}
 				s := e.String()
 				out[i] = &s
 			default:
-				return nil, false, stringExpected(name, typ, e)
+				return nil, false, stringExpected(base, name, typ, e)
 			}
 		}
 		return out, true, nil
 	}
-	return nil, false, stringExpected(name, typ, v)
+	return nil, false, stringExpected(base, name, typ, v)
 }
 
-func uuidSet(name string, v any) (session.UUIDSet, error) {
-	es, active, err := elements(name, "_uuid", v)
+func uuidSet(base, name string, v any) (session.UUIDSet, error) {
+	es, active, err := elements(base, name, "_uuid", v)
 	if err != nil || !active {
 		return session.UUIDSet{}, err
 	}
@@ -397,15 +399,15 @@ func uuidSet(name string, v any) (session.UUIDSet, error) {
 		}
 		u, err := pgtext.ParseUUID(*e)
 		if err != nil {
-			return set, wrapArg(name, err)
+			return set, wrapArg(base, name, err)
 		}
 		set.Values = append(set.Values, u)
 	}
 	return set, nil
 }
 
-func intSet(name string, v any) (session.IntSet, error) {
-	es, active, err := elements(name, "_int4", v)
+func intSet(base, name string, v any) (session.IntSet, error) {
+	es, active, err := elements(base, name, "_int4", v)
 	if err != nil || !active {
 		return session.IntSet{}, err
 	}
@@ -416,15 +418,15 @@ func intSet(name string, v any) (session.IntSet, error) {
 		}
 		n, err := pgtext.ParseInt4(*e)
 		if err != nil {
-			return set, wrapArg(name, err)
+			return set, wrapArg(base, name, err)
 		}
 		set.Values = append(set.Values, n)
 	}
 	return set, nil
 }
 
-func textSet(name string, v any) (session.TextSet, error) {
-	es, active, err := elements(name, "_text", v)
+func textSet(base, name string, v any) (session.TextSet, error) {
+	es, active, err := elements(base, name, "_text", v)
 	if err != nil || !active {
 		return session.TextSet{}, err
 	}
