@@ -1,14 +1,22 @@
 // GraphiQL's fetcher for Tally: queries and introspection over HTTP POST,
 // subscriptions over graphql-ws, the page's credential headers on both.
 import { createGraphiQLFetcher, type Fetcher, type FetcherOpts, type FetcherParams } from "@graphiql/toolkit";
-import { getOperationAST, type DocumentNode } from "graphql";
+import { getOperationAST, parse } from "graphql";
 import type { Client } from "graphql-ws";
 import { describeSocketError, graphqlURL, wsClient } from "../shared/graphql";
 
-/** isSubscription tells whether the operation GraphiQL runs is a subscription. */
-export function isSubscription(doc: DocumentNode | undefined, operationName?: string | null): boolean {
-  if (!doc) return false;
-  return getOperationAST(doc, operationName ?? undefined)?.operation === "subscription";
+/**
+ * isSubscription tells whether the operation GraphiQL runs is a
+ * subscription. It parses the text sent rather than trusting GraphiQL's
+ * documentAST, which lags behind the editor by a keystroke debounce; text
+ * that does not parse goes over HTTP, where the server names the error.
+ */
+export function isSubscription(query: string, operationName?: string | null): boolean {
+  try {
+    return getOperationAST(parse(query), operationName ?? undefined)?.operation === "subscription";
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -30,7 +38,7 @@ export function tallyFetcher(credentials: Record<string, string>): Fetcher & { d
   };
   const fetcher = (params: FetcherParams, opts?: FetcherOpts) => {
     const headers = { ...credentials, ...(opts?.headers ?? {}) };
-    if (isSubscription(opts?.documentAST, params.operationName)) {
+    if (isSubscription(params.query, params.operationName)) {
       return subscribe(clientFor(headers), params);
     }
     return http(params, { ...opts, headers });

@@ -1,11 +1,16 @@
 // /console: GraphiQL (npm graphiql) against Tally, opening with the SPEC
-// query and the server's default variables, credentials from the header
+// query and the server's default variables in the active tab (GraphiQL
+// reuses a saved tab holding exactly these and keeps the user's other
+// tabs), credentials from the header
 // fields, the docs explorer fed by introspection, and subscriptions over
 // graphql-ws. /console?run=1 runs the first query as soon as the schema is in.
 import "graphiql/setup-workers/vite";
-// GraphiQL's styles without its bundled web fonts (Roboto, Fira Code, half
-// a megabyte inlined): console.css points its font variables at system fonts.
+// GraphiQL's styles, part by part, without graphiql/style.css's inlined web
+// fonts (Roboto, Fira Code: half a megabyte); console.css points GraphiQL's
+// font variables at system fonts.
 import "@graphiql/react/style.css";
+import "@graphiql/plugin-doc-explorer/style.css";
+import "@graphiql/plugin-history/style.css";
 import "graphiql/graphiql.css";
 import "../shared/base.css";
 import "./console.css";
@@ -65,7 +70,8 @@ function Console({ fetcher }: { fetcher: ReturnType<typeof tallyFetcher> }) {
   return (
     <GraphiQL
       fetcher={fetcher}
-      defaultTabs={[{ query, variables }]}
+      initialQuery={query}
+      initialVariables={variables}
       defaultEditorToolsVisibility="variables"
       shouldPersistHeaders={false}
     >
