@@ -166,11 +166,11 @@ function showRows(next: CountsRow[]) {
     ),
   );
   const last = rows.at(-1);
-  const kpi = (label: string, value: string) => [el("dt", {}, label), el("dd", {}, value)];
+  const kpi = (label: string, value: string) => el("div", {}, el("dt", {}, label), el("dd", {}, value));
   $("kpis").replaceChildren(
-    ...kpi("Started", numberFormat.format(total)),
-    ...kpi("Closed", numberFormat.format(rows.reduce((n, r) => n + r.closed_sessions, 0))),
-    ...kpi("Backlog now", last ? numberFormat.format(last.open_at_end) : "–"),
+    kpi("Started", numberFormat.format(total)),
+    kpi("Closed", numberFormat.format(rows.reduce((n, r) => n + r.closed_sessions, 0))),
+    kpi("Backlog at end", last ? numberFormat.format(last.open_at_end) : "–"),
   );
   ($("download") as HTMLButtonElement).disabled = false;
   maybeRefreshValues();

@@ -13,7 +13,10 @@ export interface PickerOptions {
 const numberFormat = new Intl.NumberFormat("en-US");
 
 export class Picker {
-  readonly root: HTMLDetailsElement;
+  /** The labelled control to place in the page. */
+  readonly root: HTMLElement;
+  /** The disclosure that opens the list. */
+  readonly details: HTMLDetailsElement;
   private summaryValue: HTMLElement;
   private list: HTMLUListElement;
   private search: HTMLInputElement;
@@ -23,18 +26,20 @@ export class Picker {
   private unavailable = "";
 
   constructor(private opts: PickerOptions) {
-    this.summaryValue = el("span", { class: "picker-value" }, "All");
+    const id = `picker-${opts.arg}`;
+    this.summaryValue = el("span", { class: "picker-value", id: `${id}-value` }, "All");
     this.search = el("input", { type: "search", class: "picker-search", placeholder: "Find a value", "aria-label": `Find ${opts.label.toLowerCase()}` });
     this.list = el("ul", { class: "picker-list" });
     this.empty = el("p", { class: "picker-empty" });
     const clear = el("button", { type: "button", class: "button-quiet" }, "Clear");
     clear.addEventListener("click", () => this.commit([]));
-    this.root = el(
+    this.details = el(
       "details",
-      { class: "picker", "data-testid": `picker-${opts.arg}` },
-      el("summary", {}, el("span", { class: "picker-label" }, opts.label), this.summaryValue),
-      el("div", { class: "picker-menu", role: "group", "aria-label": opts.label }, el("div", { class: "picker-tools" }, this.search, clear), this.list, this.empty),
+      { class: "picker", "data-testid": id },
+      el("summary", { "aria-labelledby": `${id}-label ${id}-value` }, this.summaryValue),
+      el("div", { class: "picker-menu", role: "group", "aria-labelledby": `${id}-label` }, el("div", { class: "picker-tools" }, this.search, clear), this.list, this.empty),
     );
+    this.root = el("div", { class: "control" }, el("span", { id: `${id}-label` }, opts.label), this.details);
     this.search.addEventListener("input", () => this.renderList());
     this.list.addEventListener("change", (e) => {
       const box = e.target as HTMLInputElement;
@@ -64,8 +69,8 @@ export class Picker {
   private renderSummary() {
     const n = this.selected.length;
     this.summaryValue.textContent = n === 0 ? "All" : n === 1 ? this.selected[0] : `${n} selected`;
-    this.root.classList.toggle("picker-active", n > 0);
-    this.root.title = n ? this.selected.join("\n") : "";
+    this.details.classList.toggle("picker-active", n > 0);
+    this.details.title = n ? this.selected.join("\n") : "";
   }
 
   private renderList() {
@@ -94,20 +99,21 @@ export class Picker {
 
 /** manageDisclosures keeps at most one picker open and closes it on Escape or a click elsewhere. */
 export function manageDisclosures(pickers: Picker[]): void {
-  for (const p of pickers) {
-    p.root.addEventListener("toggle", () => {
-      if (p.root.open) for (const q of pickers) if (q !== p) q.root.open = false;
+  const all = pickers.map((p) => p.details);
+  for (const d of all) {
+    d.addEventListener("toggle", () => {
+      if (d.open) for (const other of all) if (other !== d) other.open = false;
     });
   }
   document.addEventListener("click", (e) => {
-    for (const p of pickers) if (p.root.open && !p.root.contains(e.target as Node)) p.root.open = false;
+    for (const d of all) if (d.open && !d.contains(e.target as Node)) d.open = false;
   });
   document.addEventListener("keydown", (e) => {
     if (e.key !== "Escape") return;
-    for (const p of pickers) {
-      if (p.root.open) {
-        p.root.open = false;
-        p.root.querySelector("summary")?.focus();
+    for (const d of all) {
+      if (d.open) {
+        d.open = false;
+        d.querySelector("summary")?.focus();
       }
     }
   });
