@@ -63,7 +63,7 @@ export default defineConfig({
     assetsDir: "assets",
     sourcemap: false,
     // GraphiQL's editor (Monaco) is one large chunk; the figure is reported
-    // in docs/console.md rather than warned about on every build.
+    // in web/README.md rather than warned about on every build.
     chunkSizeWarningLimit: 4096,
     rolldownOptions: {
       // React libraries mark modules "use client", which means nothing here.

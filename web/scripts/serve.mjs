@@ -1,7 +1,7 @@
 // serve.mjs serves the built pages the way Tally's server is meant to, for
 // trying them against a running Tally before the server does it itself:
 // /console and /dashboard with start-up defaults injected, /assets/* from
-// dist/, the Content-Security-Policy of docs/pages.md, and /v1/* (HTTP and
+// dist/, the Content-Security-Policy of web/README.md, and /v1/* (HTTP and
 // WebSocket) forwarded to TALLY_URL.
 //
 //   TALLY_URL=http://127.0.0.1:8080 TALLY_DEFAULTS='{"accountId":"…"}' node scripts/serve.mjs [port]
