@@ -1,0 +1,112 @@
+package pgtext
+
+import (
+	"archive/zip"
+	_ "embed" // for the zone database
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+)
+
+// ZoneDataVersion is the release of the IANA time zone database that Tally
+// ships in its binary (zoneinfo.zip beside this file, the copy Go 1.26
+// distributes in $GOROOT/lib/time and embeds with package time/tzdata).
+// TestZoneDataMatchesToolchain says how to refresh both together.
+const ZoneDataVersion = "2025c"
+
+// zoneinfoZip is an uncompressed zip of TZif files, one per zone name, as
+// built by Go's lib/time/update.bash from the IANA sources.
+//
+// Why a copy and not time/tzdata: time.LoadLocation reads the host's
+// /usr/share/zoneinfo whenever it exists and falls back to the embedded
+// copy only when it does not, and no exported API reads the embedded copy
+// directly (only a go:linkname into package time would). SPEC 9.1 wants
+// answers that do not depend on the host, so Tally reads its own copy with
+// archive/zip and decodes the TZif files itself (tzif.go). The cost is
+// ~400 KB of binary and a manual refresh when the database changes.
+//
+//go:embed zoneinfo.zip
+var zoneinfoZip string
+
+// zoneDB indexes the embedded database and caches the zones loaded from
+// it. It holds only data derived from the embedded file, never settings,
+// so it is shared by the whole process like package time's zone cache.
+// The cache is bounded by the database: at most one *Zone per accepted
+// name (about 560), about 1 MB if every zone were loaded
+// (TestZoneCacheBound measures it).
+var zoneDB struct {
+	once  sync.Once
+	files map[string]*zip.File // accepted canonical name → TZif file
+	fold  map[string]string    // lower-case name → canonical name, for every name in the file
+	err   error
+
+	mu    sync.RWMutex
+	zones map[string]*Zone // guarded by mu; canonical name → loaded zone
+}
+
+func openZoneDB() error {
+	zoneDB.once.Do(func() {
+		r, err := zip.NewReader(strings.NewReader(zoneinfoZip), int64(len(zoneinfoZip)))
+		if err != nil {
+			zoneDB.err = fmt.Errorf("pgtext: embedded zone database: %w", err)
+			return
+		}
+		zoneDB.files = make(map[string]*zip.File, len(r.File))
+		zoneDB.fold = make(map[string]string, len(r.File))
+		for _, f := range r.File {
+			zoneDB.fold[strings.ToLower(f.Name)] = f.Name
+			if acceptedZoneName(f.Name) {
+				zoneDB.files[f.Name] = f
+			}
+		}
+		zoneDB.zones = make(map[string]*Zone)
+	})
+	return zoneDB.err
+}
+
+// acceptedZoneName reports whether a canonical name of the database is one
+// Tally accepts: "UTC", or an Area/Location name (one with a slash). The
+// other names are the database's backward-compatibility aliases ("EST5EDT",
+// "Japan", "GMT", ...); four of them ("CET", "EET", "MET", "WET") mean a
+// daylight-saving zone to PostgreSQL's SET TimeZone but a fixed-offset
+// abbreviation to its AT TIME ZONE, so a query would mean two things.
+func acceptedZoneName(name string) bool {
+	return name == "UTC" || strings.Contains(name, "/")
+}
+
+// readZoneFile returns the TZif data of the canonical name.
+func readZoneFile(name string) (tzFile, error) {
+	f, ok := zoneDB.files[name]
+	if !ok {
+		return tzFile{}, fmt.Errorf("pgtext: zone %q missing from the embedded database", name)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return tzFile{}, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if err != nil {
+		return tzFile{}, err
+	}
+	tz, err := parseTZif(b)
+	if err != nil {
+		return tzFile{}, fmt.Errorf("pgtext: zone %q: %w", name, err)
+	}
+	return tz, nil
+}
+
+// ZoneNames returns the names LoadZone accepts, in canonical spelling and
+// no particular order: "UTC" and the Area/Location names of the embedded
+// database. The caller owns the slice.
+func ZoneNames() []string {
+	if openZoneDB() != nil {
+		return []string{"UTC"}
+	}
+	names := make([]string, 0, len(zoneDB.files))
+	for n := range zoneDB.files {
+		names = append(names, n)
+	}
+	return names
+}
