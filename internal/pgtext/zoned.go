@@ -223,7 +223,7 @@ func (z *Zone) AppendSeries(bounds, walls []int64, start, end int64, step Interv
 		if n > uint64(maxBuckets) {
 			return bounds[:nb], walls[:nw], &SeriesLimitError{Max: maxBuckets}
 		}
-		if width > (maxInstant-start)/int64(n) {
+		if uint64(width) > (uint64(maxInstant)-uint64(start))/n { // start + n*width > maxInstant
 			return bounds[:nb], walls[:nw], z.rangeError(start+int64(n-1)*width, step.String(), "the result is outside the range of timestamp with time zone")
 		}
 		for k := int64(0); k < int64(n); k++ {
