@@ -93,3 +93,17 @@ func mustParse(t *testing.T, s string) int64 {
 	}
 	return v
 }
+
+// BenchmarkPlanUTCYearDaily is today's planner on a year of daily buckets,
+// the baseline of BenchmarkZoneSeries.
+func BenchmarkPlanUTCYearDaily(b *testing.B) {
+	start, _ := pgtext.ParseTimestamp("2024-01-01")
+	end, _ := pgtext.ParseTimestamp("2024-12-31")
+	q := session.Query{StartMicros: start, EndMicros: end, Span: pgtext.Interval{Days: 1}, Bounds: make([]int64, 0, 400)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := q.Plan(10000); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -226,14 +226,30 @@ func (z *Zone) AppendSeries(bounds, walls []int64, start, end int64, step Interv
 		if uint64(width) > (uint64(maxInstant)-uint64(start))/n { // start + n*width > maxInstant
 			return bounds[:nb], walls[:nw], z.rangeError(start+int64(n-1)*width, step.String(), "the result is outside the range of timestamp with time zone")
 		}
-		for k := int64(0); k < int64(n); k++ {
-			b := start + k*width
-			w, err := z.Wall(b)
-			if err != nil {
-				return bounds[:nb], walls[:nw], err
+		if z.fixed {
+			// One offset: the wall-clock times are the bounds shifted, and
+			// in range if the first and the last are.
+			off := int64(z.first) * MicrosPerSecond
+			for _, b := range [2]int64{start, start + int64(n-1)*width} {
+				if _, err := z.Wall(b); err != nil {
+					return bounds[:nb], walls[:nw], err
+				}
 			}
-			bounds = append(bounds, b)
-			walls = append(walls, w)
+			for k := int64(0); k < int64(n); k++ {
+				b := start + k*width
+				bounds = append(bounds, b)
+				walls = append(walls, b+off)
+			}
+		} else {
+			for k := int64(0); k < int64(n); k++ {
+				b := start + k*width
+				w, err := z.Wall(b)
+				if err != nil {
+					return bounds[:nb], walls[:nw], err
+				}
+				bounds = append(bounds, b)
+				walls = append(walls, w)
+			}
 		}
 		return append(bounds, start+int64(n)*width), walls, nil
 	}
