@@ -293,7 +293,7 @@ func newZoneError(name string) *ZoneError {
 	case len(name) > maxZoneNameBytes:
 		reason = "the name is too long; " + zoneExample
 	case lower == "utc" || lower == "gmt" || lower == "z" || lower == "zulu" || lower == "uct" || lower == "universal" || lower == "greenwich":
-		reason = `use "UTC" for Coordinated Universal Time`
+		reason = `use "UTC" for Coordinated Universal Time, or an IANA time zone name such as "Europe/Athens"`
 	case known:
 		reason = fmt.Sprintf("%q is a backward-compatibility alias of the IANA database, and Tally accepts only \"UTC\" and Area/Location names; use a name such as \"Europe/Athens\"", canon)
 	case strings.ContainsAny(name, "0123456789") && !strings.Contains(name, "/"):

@@ -510,3 +510,36 @@ func TestIntervalSignMatchesSign(t *testing.T) {
 		}
 	}
 }
+
+// TestZoneErrorMessages pins the messages, which are API: GraphQL passes
+// them on after "argument time_zone: " or the argument's name.
+func TestZoneErrorMessages(t *testing.T) {
+	ny := mustZone(t, "America/New_York")
+	loadErr := func(name string) error { _, err := LoadZone(name); return err }
+	seriesErr := func(step Interval, max int) error {
+		start, _ := ny.ParseTimestamp("2024-01-31")
+		end, _ := ny.ParseTimestamp("2024-12-31")
+		_, _, err := ny.AppendSeries(nil, nil, start, end, step, max)
+		return err
+	}
+	_, addErr := ny.AddInterval(ts(t, "9999-12-31"), Interval{Days: 2147483647})
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{loadErr("CEST"), `time zone "CEST" not recognized: time zone abbreviations are not accepted (several are ambiguous and none follows daylight-saving time); use an IANA time zone name such as "Europe/Athens"`},
+		{loadErr("Europe/Atlantis"), `time zone "Europe/Atlantis" not recognized: not in the IANA time zone database (release ` + ZoneDataVersion + `) that Tally ships; use "UTC" or an IANA time zone name such as "Europe/Athens"`},
+		{loadErr("GMT"), `time zone "GMT" not recognized: use "UTC" for Coordinated Universal Time, or an IANA time zone name such as "Europe/Athens"`},
+		{loadErr("CET"), `time zone "CET" not recognized: "CET" is a backward-compatibility alias of the IANA database, and Tally accepts only "UTC" and Area/Location names; use a name such as "Europe/Athens"`},
+		{loadErr("+02"), `time zone "+02" not recognized: numeric offsets and POSIX TZ strings are not accepted (their signs are ambiguous); use the IANA name of a place, such as "Europe/Athens", or "Etc/GMT-2" for a fixed UTC+02`},
+		{loadErr(""), `time zone "" not recognized: the name is empty; use "UTC" or an IANA time zone name such as "Europe/Athens"`},
+		{addErr, `timestamp with time zone value out of range: "9999-12-30T19:00:00 America/New_York + 2147483647 days": the result is outside the range of timestamp with time zone`},
+		{seriesErr(Interval{Months: 1, Days: -30}, 10), `interval "1 mon -30 days" is not a positive step`},
+		{seriesErr(Interval{Months: 1, Days: -29}, 10), `interval "1 mon -29 days" does not move forward from 2024-01-31T00:00:00`},
+		{seriesErr(Interval{Days: 1}, 10), `the series has more than 10 elements`},
+	} {
+		if tt.err == nil || tt.err.Error() != tt.want {
+			t.Errorf("error\n%v\nwant\n%s", tt.err, tt.want)
+		}
+	}
+}

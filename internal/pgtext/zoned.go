@@ -42,11 +42,11 @@ func (z *Zone) Offset(instant int64) int {
 // It allocates only on error.
 func (z *Zone) Wall(instant int64) (int64, error) {
 	if !inRange(instant) {
-		return 0, z.rangeError(instant, "", "the instant is outside the range of timestamp with time zone")
+		return 0, instantRangeError(instant, "", "the instant is outside the range of timestamp with time zone")
 	}
 	w := instant + int64(z.offsetAt(floorDiv(instant, MicrosPerSecond)))*MicrosPerSecond
 	if !inRange(w) {
-		return 0, z.rangeError(instant, "", "its wall-clock time is outside the range of timestamp")
+		return 0, instantRangeError(instant, " AT TIME ZONE "+z.name, "its wall-clock time is outside the range of timestamp")
 	}
 	return w, nil
 }
@@ -63,12 +63,12 @@ func (z *Zone) Wall(instant int64) (int64, error) {
 // PostgreSQL's timestamp range. It allocates only on error.
 func (z *Zone) Instant(wall int64) (int64, error) {
 	if !inRange(wall) {
-		return 0, z.rangeError(0, "", "the wall-clock time "+FormatTimestamp(wall)+" is outside the range of timestamp")
+		return 0, &RangeError{Type: "timestamp", Input: FormatTimestamp(wall), Reason: "the wall-clock time is outside the range of timestamp"}
 	}
 	days := floorDiv(wall, MicrosPerDay)
 	ts, ok := z.instantOfDays(days, wall-days*MicrosPerDay)
 	if !ok {
-		return 0, z.rangeError(0, "", "the instant of "+FormatTimestamp(wall)+" is outside the range of timestamp with time zone")
+		return 0, &RangeError{Type: "timestamp", Input: FormatTimestamp(wall) + " AT TIME ZONE " + z.name, Reason: "the instant is outside the range of timestamp with time zone"}
 	}
 	return ts, nil
 }
@@ -110,7 +110,7 @@ func (z *Zone) instantOfDays(days, tod int64) (int64, bool) {
 // "timestamp out of range". It allocates only on error.
 func (z *Zone) AddInterval(instant int64, iv Interval) (int64, error) {
 	if !inRange(instant) {
-		return 0, z.rangeError(instant, "", "the instant is outside the range of timestamp with time zone")
+		return 0, instantRangeError(instant, "", "the instant is outside the range of timestamp with time zone")
 	}
 	ts := instant
 	if iv.Months != 0 {
@@ -124,7 +124,7 @@ func (z *Zone) AddInterval(instant int64, iv Interval) (int64, error) {
 		}
 		var ok bool
 		if ts, ok = z.instantOf(y, m, d, tod); !ok {
-			return 0, z.rangeError(instant, iv.String(), "the result is outside the range of timestamp with time zone")
+			return 0, z.sumRangeError(instant, iv)
 		}
 	}
 	if iv.Days != 0 {
@@ -134,26 +134,27 @@ func (z *Zone) AddInterval(instant int64, iv Interval) (int64, error) {
 		y, m, d := civilFromDays(days + int64(iv.Days))
 		var ok bool
 		if ts, ok = z.instantOf(y, m, d, tod); !ok {
-			return 0, z.rangeError(instant, iv.String(), "the result is outside the range of timestamp with time zone")
+			return 0, z.sumRangeError(instant, iv)
 		}
 	}
 	if iv.Micros > 0 && ts > maxInstant-iv.Micros || iv.Micros < 0 && ts < minInstant-iv.Micros {
-		return 0, z.rangeError(instant, iv.String(), "the result is outside the range of timestamp with time zone")
+		return 0, z.sumRangeError(instant, iv)
 	}
 	return ts + iv.Micros, nil
 }
 
-// rangeError describes a failed conversion or addition: the instant as
-// wall-clock time in z, the interval added (if any) and why it failed.
-func (z *Zone) rangeError(instant int64, iv, reason string) error {
-	in := ""
-	if instant != 0 || iv != "" {
-		in = FormatTimestamp(instant+int64(z.offsetAt(floorDiv(instant, MicrosPerSecond)))*MicrosPerSecond) + " " + z.name
-		if iv != "" {
-			in += " + " + iv
-		}
-	}
-	return &RangeError{Type: "timestamp with time zone", Input: in, Reason: reason}
+// instantRangeError describes an instant (written in UTC, with "Z") that
+// is or gives a value out of range; what follows the instant in the input.
+func instantRangeError(instant int64, what, reason string) error {
+	return &RangeError{Type: "timestamp with time zone", Input: FormatTimestamp(instant) + "Z" + what, Reason: reason}
+}
+
+// sumRangeError describes instant + iv out of range, with the instant
+// written as wall-clock time in z: "2024-01-31T00:00:00 Europe/Athens + 1 mon".
+func (z *Zone) sumRangeError(instant int64, iv Interval) error {
+	wall := instant + int64(z.offsetAt(floorDiv(instant, MicrosPerSecond)))*MicrosPerSecond
+	return &RangeError{Type: "timestamp with time zone", Input: FormatTimestamp(wall) + " " + z.name + " + " + iv.String(),
+		Reason: "the result is outside the range of timestamp with time zone"}
 }
 
 // StepError reports a series step that does not move the series forward:
@@ -208,10 +209,12 @@ func (e *SeriesLimitError) Error() string {
 func (z *Zone) AppendSeries(bounds, walls []int64, start, end int64, step Interval, maxBuckets int) ([]int64, []int64, error) {
 	nb, nw := len(bounds), len(walls)
 	if intervalSign(step) <= 0 {
-		return bounds[:nb], walls[:nw], &StepError{Step: step, At: start, Wall: start, Positive: false}
+		w, _ := z.Wall(start)
+		return bounds[:nb], walls[:nw], &StepError{Step: step, At: start, Wall: w, Positive: false}
 	}
 	if !inRange(start) || !inRange(end) {
-		return bounds[:nb], walls[:nw], z.rangeError(0, "", "a series bound is outside the range of timestamp with time zone")
+		return bounds[:nb], walls[:nw], &RangeError{Type: "timestamp with time zone", Input: FormatTimestamp(start) + "Z to " + FormatTimestamp(end) + "Z",
+			Reason: "a bound of the series is outside the range of timestamp with time zone"}
 	}
 	if end < start {
 		return bounds, walls, nil
@@ -224,7 +227,7 @@ func (z *Zone) AppendSeries(bounds, walls []int64, start, end int64, step Interv
 			return bounds[:nb], walls[:nw], &SeriesLimitError{Max: maxBuckets}
 		}
 		if uint64(width) > (uint64(maxInstant)-uint64(start))/n { // start + n*width > maxInstant
-			return bounds[:nb], walls[:nw], z.rangeError(start+int64(n-1)*width, step.String(), "the result is outside the range of timestamp with time zone")
+			return bounds[:nb], walls[:nw], z.sumRangeError(start+int64(n-1)*width, step)
 		}
 		if z.fixed {
 			// One offset: the wall-clock times are the bounds shifted, and
