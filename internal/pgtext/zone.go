@@ -76,9 +76,9 @@ const maxZoneNameBytes = 64
 //   - the "posix/" and "right/" trees of the host's zoneinfo.
 //
 // Any other name fails with a *ZoneError. Loaded zones are cached for the
-// life of the process, so a second LoadZone of a name costs a map lookup
-// and allocates nothing; the cache can hold at most one zone per name of
-// the database.
+// life of the process, so loading a canonical name again costs a map
+// lookup and allocates nothing (another spelling also lower-cases it); the
+// cache holds at most one zone per name of the database.
 func LoadZone(name string) (*Zone, error) {
 	if name == "UTC" {
 		return utcZone, nil

@@ -33,7 +33,7 @@ var zoneinfoZip string
 // it. It holds only data derived from the embedded file, never settings,
 // so it is shared by the whole process like package time's zone cache.
 // The cache is bounded by the database: at most one *Zone per accepted
-// name (about 560), about 1 MB if every zone were loaded
+// name (about 550), about 1 MB if every zone were loaded
 // (TestZoneCacheBound measures it).
 var zoneDB struct {
 	once  sync.Once
