@@ -84,7 +84,7 @@ func LoadZone(name string) (*Zone, error) {
 		return utcZone, nil
 	}
 	if err := openZoneDB(); err != nil {
-		return nil, err
+		return nil, &ZoneError{Input: name, Reason: err.Error()}
 	}
 	zoneDB.mu.RLock()
 	z := zoneDB.zones[name]
@@ -284,7 +284,7 @@ func (e *ZoneError) Error() string {
 const zoneExample = `use "UTC" or an IANA time zone name such as "Europe/Athens"`
 
 func newZoneError(name string) *ZoneError {
-	reason := "not in the IANA time zone database (release " + ZoneDataVersion + ") that Tally ships; " + zoneExample
+	reason := "not in the IANA time zone database (release " + ZoneDataVersion() + ") that Tally ships; " + zoneExample
 	lower := strings.ToLower(name)
 	canon, known := zoneDB.fold[lower]
 	switch {

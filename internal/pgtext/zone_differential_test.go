@@ -205,7 +205,7 @@ func TestZoneDataAgreesWithPostgres(t *testing.T) {
 			t.Logf("deviation %s %d-%d not observed on this host (%s)", d.zone, d.from, d.to, hostZoneRelease())
 		}
 	}
-	t.Logf("%d probes over %d zones; host zone database %s, Tally's %s; %d zone-years differ", len(zs), len(names), hostZoneRelease(), ZoneDataVersion, len(bad))
+	t.Logf("%d probes over %d zones; host zone database %s, Tally's %s; %d zone-years differ", len(zs), len(names), hostZoneRelease(), ZoneDataVersion(), len(bad))
 }
 
 // hostZoneRelease reads the release of the host's zone database, which

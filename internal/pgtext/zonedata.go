@@ -2,32 +2,48 @@ package pgtext
 
 import (
 	"archive/zip"
-	_ "embed" // for the zone database
+	"bytes"
+	"embed"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
 )
 
-// ZoneDataVersion is the release of the IANA time zone database that Tally
-// ships in its binary (zoneinfo.zip beside this file, the copy Go 1.26
-// distributes in $GOROOT/lib/time and embeds with package time/tzdata).
-// TestZoneDataMatchesToolchain says how to refresh both together.
-const ZoneDataVersion = "2025c"
+//go:generate go run gen_tzdata.go
 
-// zoneinfoZip is an uncompressed zip of TZif files, one per zone name, as
-// built by Go's lib/time/update.bash from the IANA sources.
+// ZoneDataVersion returns the release of the IANA time zone database that
+// this binary embeds, such as "2025c", or "" when it was built without one
+// (see zoneinfoFS).
+func ZoneDataVersion() string {
+	b, err := zoneinfoFS.ReadFile("tzdata/RELEASE")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// zoneinfoFS holds tzdata/zoneinfo.zip, an uncompressed zip of TZif files,
+// one per zone name, and tzdata/RELEASE, its IANA release. go generate
+// copies both from the Go toolchain (gen_tzdata.go): the very database
+// package time/tzdata embeds. They are not committed; a binary built
+// without them knows only "UTC" and says how to build the rest.
 //
-// Why a copy and not time/tzdata: time.LoadLocation reads the host's
+// Why not time/tzdata itself: time.LoadLocation reads the host's
 // /usr/share/zoneinfo whenever it exists and falls back to the embedded
 // copy only when it does not, and no exported API reads the embedded copy
 // directly (only a go:linkname into package time would). SPEC 9.1 wants
-// answers that do not depend on the host, so Tally reads its own copy with
-// archive/zip and decodes the TZif files itself (tzif.go). The cost is
-// ~400 KB of binary and a manual refresh when the database changes.
+// answers that do not depend on the host, so Tally embeds the database
+// itself, reads it with archive/zip and decodes the TZif files itself
+// (tzif.go). The cost is ~400 KB of binary.
 //
-//go:embed zoneinfo.zip
-var zoneinfoZip string
+//go:embed all:tzdata
+var zoneinfoFS embed.FS
+
+// errNoZoneData is the error of every zone but UTC in a binary built
+// without its zone database.
+var errNoZoneData = errors.New("this Tally was built without its time zone database; build it with go generate ./... before go build ./cmd/tally")
 
 // zoneDB indexes the embedded database and caches the zones loaded from
 // it. It holds only data derived from the embedded file, never settings,
@@ -47,7 +63,12 @@ var zoneDB struct {
 
 func openZoneDB() error {
 	zoneDB.once.Do(func() {
-		r, err := zip.NewReader(strings.NewReader(zoneinfoZip), int64(len(zoneinfoZip)))
+		data, err := zoneinfoFS.ReadFile("tzdata/zoneinfo.zip")
+		if err != nil {
+			zoneDB.err = errNoZoneData
+			return
+		}
+		r, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			zoneDB.err = fmt.Errorf("pgtext: embedded zone database: %w", err)
 			return
