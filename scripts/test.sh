@@ -32,7 +32,13 @@ if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
   export PATH="/usr/local/go/bin:$PATH"
 fi
 
-export TALLY_REQUIRE_POSTGRES=1 TALLY_REQUIRE_BROWSER=1 TALLY_REQUIRE_NODE=1
+# The build convention: go generate ./... builds the front end (npm ci and
+# Vite into web/dist) and embeds the toolchain's zone database; tests check
+# both are present and current.
+echo "--- go generate"
+go generate ./...
+
+export TALLY_REQUIRE_POSTGRES=1 TALLY_REQUIRE_BROWSER=1 TALLY_REQUIRE_NODE=1 TALLY_REQUIRE_PAGES=1
 echo "--- go vet"
 go vet ./...
 unformatted=$(gofmt -l $(git ls-files '*.go'))
