@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/engine"
-	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/store/postgres"
 	"github.com/tally-server/tally/internal/store/sqlite"
@@ -22,7 +22,7 @@ type keyStore interface {
 
 // backend is one storage mode wired for the server.
 type backend struct {
-	counter  graphql.Counter
+	counter  analytics.Source
 	ingester server.Ingester
 	keys     keyStore
 	health   func(context.Context) error
@@ -33,7 +33,7 @@ type backend struct {
 var (
 	_ keyStore          = (*sqlite.Store)(nil)
 	_ keyStore          = (*postgres.Store)(nil)
-	_ graphql.Counter   = (*postgres.Store)(nil)
+	_ analytics.Source  = (*postgres.Store)(nil)
 	_ server.Ingester   = (*postgres.Store)(nil)
 	_ server.KeyManager = (*postgres.Store)(nil)
 )

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/graphql"
@@ -58,7 +59,7 @@ func startTally(t *testing.T, o harnessOpts) *tallyServer {
 	ctx := context.Background()
 	ts := &tallyServer{secret: o.adminSecret}
 	var (
-		counter graphql.Counter
+		counter analytics.Source
 		ing     server.Ingester
 		keys    keyStore
 		health  func(context.Context) error

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/demo"
 	"github.com/tally-server/tally/internal/engine"
@@ -121,10 +122,10 @@ func (e *embedded) Ingest(ctx context.Context, recs []session.Record) (int, int,
 	return len(changes), ignored, nil
 }
 
-// The engine is the Counter of the embedded mode; the SQLite store keeps
+// The engine is the Source of the embedded mode; the SQLite store keeps
 // the keys.
 var (
-	_ graphql.Counter   = (*engine.Index)(nil)
+	_ analytics.Source  = (*engine.Index)(nil)
 	_ auth.KeyStore     = (*sqlite.Store)(nil)
 	_ server.KeyManager = (*sqlite.Store)(nil)
 )

@@ -10,7 +10,8 @@
 // engine keeps no session ids: the store tells it the old row of every
 // upsert (session.Change).
 //
-// The engine imports session and pgtext only; it never imports a store.
+// The engine imports analytics (for the query types), session and pgtext
+// only; it never imports a store.
 package engine
 
 import (
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/session"
 )
@@ -415,7 +417,7 @@ func (f *filter) active(c *columns) (cols [6][]uint32, tabs [6][]uint8, n int) {
 	return cols, tabs, n
 }
 
-func uuidTable(d *dicts, set session.UUIDSet) []uint8 {
+func uuidTable(d *dicts, set analytics.UUIDSet) []uint8 {
 	if !set.Active {
 		return nil
 	}
@@ -430,7 +432,7 @@ func uuidTable(d *dicts, set session.UUIDSet) []uint8 {
 
 func anySet(t []uint8) bool { return slices.Contains(t, 1) }
 
-func (a *account) plan(q *session.Query) filter {
+func (a *account) plan(q *analytics.IntervalQuery) filter {
 	d := a.d
 	var f filter
 	f.desk = uuidTable(d, q.DeskIDs)
@@ -487,7 +489,7 @@ func (a *account) plan(q *session.Query) filter {
 // Count answers q (whose Bounds are planned) for one account: dst[k] gets
 // the counts of bucket k. dst must have len(q.Bounds)-1 elements, zeroed;
 // it is returned. An account with no sessions gives all zeros.
-func (ix *Index) Count(ctx context.Context, accountID pgtext.UUID, q *session.Query, dst []session.Counts) ([]session.Counts, error) {
+func (ix *Index) Count(ctx context.Context, accountID pgtext.UUID, q *analytics.IntervalQuery, dst []analytics.Counts) ([]analytics.Counts, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -516,7 +518,7 @@ const checkEvery = 1 << 16
 // dst. Rows are sorted by start, so the bucket is found by walking the
 // boundaries, which works for month spans as well as fixed ones and costs
 // one comparison per row.
-func scanColumns(ctx context.Context, c *columns, bounds []int64, f *filter, dst []session.Counts) error {
+func scanColumns(ctx context.Context, c *columns, bounds []int64, f *filter, dst []analytics.Counts) error {
 	lo := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[0] })
 	hi := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[len(bounds)-1] })
 	cols, tabs, n := f.active(c)
@@ -551,7 +553,7 @@ func firstBucket(bounds []int64, s int64) int {
 	return sort.Search(len(bounds), func(i int) bool { return bounds[i] > s }) - 1
 }
 
-func scanNoFilter(start []int64, flags []uint8, bounds []int64, test *[4]uint8, dst []session.Counts) {
+func scanNoFilter(start []int64, flags []uint8, bounds []int64, test *[4]uint8, dst []analytics.Counts) {
 	if len(start) == 0 {
 		return
 	}
@@ -577,7 +579,7 @@ func scanNoFilter(start []int64, flags []uint8, bounds []int64, test *[4]uint8, 
 	dst[k].Open += total - closed
 }
 
-func scanOneFilter(start []int64, flags []uint8, col []uint32, tab []uint8, bounds []int64, test *[4]uint8, dst []session.Counts) {
+func scanOneFilter(start []int64, flags []uint8, col []uint32, tab []uint8, bounds []int64, test *[4]uint8, dst []analytics.Counts) {
 	if len(start) == 0 {
 		return
 	}
@@ -605,7 +607,7 @@ func scanOneFilter(start []int64, flags []uint8, col []uint32, tab []uint8, boun
 	dst[k].Open += total - closed
 }
 
-func scanFilters(start []int64, flags []uint8, cols [][]uint32, tabs [][]uint8, bounds []int64, test *[4]uint8, dst []session.Counts) {
+func scanFilters(start []int64, flags []uint8, cols [][]uint32, tabs [][]uint8, bounds []int64, test *[4]uint8, dst []analytics.Counts) {
 	if len(start) == 0 {
 		return
 	}
@@ -646,7 +648,7 @@ func (f *filter) pass(r *row) bool {
 }
 
 // scanRows is scanColumns for a delta segment, adding sign per row.
-func scanRows(rows []row, bounds []int64, f *filter, dst []session.Counts, sign int64) {
+func scanRows(rows []row, bounds []int64, f *filter, dst []analytics.Counts, sign int64) {
 	if len(rows) == 0 {
 		return
 	}

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/session"
 )
 
@@ -50,15 +50,16 @@ type AccessError struct{ Message string }
 
 func (e *AccessError) Error() string { return e.Message }
 
-// argError ties an error to the argument it came from.
-type argError struct {
-	path string
-	arg  string
-	err  error
+// argErrorCode is Hasura's code for an argument error of kind k.
+func argErrorCode(k analytics.ErrorKind) string {
+	switch k {
+	case analytics.KindParse:
+		return CodeParseFailed
+	case analytics.KindValidation:
+		return CodeValidationFailed
+	}
+	return CodeDataException
 }
-
-func (e *argError) Error() string { return e.err.Error() }
-func (e *argError) Unwrap() error { return e.err }
 
 // toError maps any error met while executing to Hasura's shape. This is the
 // one place codes are chosen. Unknown errors become "unexpected" with a
@@ -68,31 +69,10 @@ func toError(ctx context.Context, log *slog.Logger, err error) *Error {
 	if errors.As(err, &ge) {
 		return ge
 	}
-	path := "$"
-	var ae *argError
-	if errors.As(err, &ae) {
-		path = ae.path
-	}
-	var (
-		se  *pgtext.SyntaxError
-		re  *pgtext.RangeError
-		sae *session.ArgError
-		le  *session.LimitError
-		acc *AccessError
-	)
+	var acc *AccessError
 	switch {
 	case errors.As(err, &acc):
 		return newError(CodeAccessDenied, "$", acc.Message)
-	case errors.As(err, &se), errors.As(err, &re):
-		msg := err.Error()
-		if ae != nil {
-			msg = "argument " + ae.arg + ": " + msg
-		}
-		return newError(CodeDataException, path, msg)
-	case errors.As(err, &sae):
-		return newError(CodeDataException, path, sae.Reason)
-	case errors.As(err, &le):
-		return newError(CodeDataException, path, le.Reason)
 	case errors.Is(err, session.ErrUnavailable):
 		if log != nil {
 			log.ErrorContext(ctx, "graphql: database unreachable", "err", err)

@@ -12,16 +12,9 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/validator/rules"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/pgtext"
-	"github.com/tally-server/tally/internal/session"
 )
-
-// Counter answers one planned query for one account: dst (len(q.Bounds)-1
-// zeroed elements) gets the counts of each bucket. *engine.Index and the
-// PostgreSQL store satisfy it.
-type Counter interface {
-	Count(ctx context.Context, account pgtext.UUID, q *session.Query, dst []session.Counts) ([]session.Counts, error)
-}
 
 // Config configures an Executor. The zero value uses the defaults.
 type Config struct {
@@ -33,18 +26,19 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Executor runs GraphQL requests against a Counter. It is safe for
+// Executor runs GraphQL requests against a Source. It is safe for
 // concurrent use.
 type Executor struct {
-	cfg     Config
-	schema  *ast.Schema
-	rules   *rules.Rules
-	cache   docCache
-	counter Counter
+	cfg    Config
+	schema *ast.Schema
+	rules  *rules.Rules
+	cache  docCache
+	fn     *analytics.Function
+	src    analytics.Source
 }
 
 // New builds an Executor.
-func New(cfg Config, counter Counter) (*Executor, error) {
+func New(cfg Config, src analytics.Source) (*Executor, error) {
 	if cfg.MaxBuckets <= 0 {
 		cfg.MaxBuckets = 10000
 	}
@@ -56,11 +50,12 @@ func New(cfg Config, counter Counter) (*Executor, error) {
 		return nil, err
 	}
 	return &Executor{
-		cfg:     cfg,
-		schema:  s,
-		rules:   newRules(),
-		cache:   docCache{max: cfg.CacheSize, entries: map[string]*prepared{}},
-		counter: counter,
+		cfg:    cfg,
+		schema: s,
+		rules:  newRules(),
+		cache:  docCache{max: cfg.CacheSize, entries: map[string]*prepared{}},
+		fn:     analytics.NewCatalogue().Function(FunctionName),
+		src:    src,
 	}, nil
 }
 
@@ -358,25 +353,21 @@ func (x *execution) runFunction(f *ast.Field) ([]fnRow, error) {
 			return nil, newError(CodeValidationFailed, base+"."+name, fmt.Sprintf("field '%s' not found in type: '%s'", name, ArgsType))
 		}
 	}
-	q, err := buildQuery(args, base)
+	call, err := x.e.fn.Prepare(analytics.Args{Names: args.names, Values: args.values}, analytics.Limits{MaxBuckets: x.e.cfg.MaxBuckets})
 	if err != nil {
-		return nil, err
-	}
-	if err := q.Plan(x.e.cfg.MaxBuckets); err != nil {
-		arg := "interval_span" // the argument to change when there are too many buckets
-		var sae *session.ArgError
-		if errors.As(err, &sae) {
-			arg = sae.Arg
+		var ae *analytics.ArgError
+		if errors.As(err, &ae) {
+			return nil, newError(argErrorCode(ae.Kind), base+"."+ae.Arg, ae.Reason)
 		}
-		return nil, &argError{path: base + "." + arg, arg: arg, err: err}
+		return nil, err
 	}
-	counts, err := x.e.counter.Count(x.ctx, x.caller.Account.UUID, q, make([]session.Counts, len(q.Bounds)-1))
+	res, err := call.Run(x.ctx, x.e.src, x.caller.Account.UUID, analytics.AllColumns(len(x.e.fn.Table.Columns)))
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]fnRow, len(counts))
-	for k, c := range counts {
-		rows[k] = fnRow{q.Bounds[k], c.Open, c.Closed}
+	rows := make([]fnRow, res.Len)
+	for k := range rows {
+		rows[k] = fnRow{res.Cols[analytics.ColPerInterval].Ints[k], res.Cols[analytics.ColOpenSessions].Ints[k], res.Cols[analytics.ColClosedSessions].Ints[k]}
 	}
 	return rows, nil
 }

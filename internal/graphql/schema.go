@@ -4,8 +4,8 @@
 // errors in Hasura's shape and codes.
 //
 // It knows no HTTP: Execute takes a request value and returns the response
-// body. It reaches data through the Counter interface, which the engine and
-// the PostgreSQL store satisfy. It never imports a store or the engine.
+// body. It reaches data through analytics.Source, which the engine and the
+// PostgreSQL store satisfy. It never imports a store or the engine.
 package graphql
 
 import (

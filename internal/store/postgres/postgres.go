@@ -5,8 +5,9 @@
 // account_id first).
 //
 // It satisfies the same interfaces as the embedded mode — the server's
-// Ingester and KeyManager, auth's KeyStore, graphql's Counter — and
-// imports only session, pgtext and apikey. It never imports the engine.
+// Ingester and KeyManager, auth's KeyStore, analytics' Source — and
+// imports only analytics, session, pgtext and apikey. It never imports the
+// engine.
 package postgres
 
 import (

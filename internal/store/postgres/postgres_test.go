@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/session"
@@ -117,23 +118,23 @@ func TestCountEmptyFilterAndUnreachable(t *testing.T) {
 	}
 	ctx := context.Background()
 	s.Ingest(ctx, []session.Record{rec("a", 0, false, true)})
-	q := &session.Query{StartMicros: 1_699_999_200_000_000, EndMicros: 1_700_000_000_000_000, Span: session.DefaultSpan,
-		DeskIDs: session.UUIDSet{Active: true}}
+	q := &analytics.IntervalQuery{StartMicros: 1_699_999_200_000_000, EndMicros: 1_700_000_000_000_000, Span: analytics.DefaultSpan,
+		DeskIDs: analytics.UUIDSet{Active: true}}
 	if err := q.Plan(100); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Count(ctx, pgtext.UUID{1}, q, make([]session.Counts, len(q.Bounds)-1))
-	if err != nil || got[0] != (session.Counts{}) {
+	got, err := s.Count(ctx, pgtext.UUID{1}, q, make([]analytics.Counts, len(q.Bounds)-1))
+	if err != nil || got[0] != (analytics.Counts{}) {
 		t.Fatalf("empty desk list: %v %v", got, err)
 	}
-	q.DeskIDs = session.UUIDSet{}
-	got, err = s.Count(ctx, pgtext.UUID{1}, q, make([]session.Counts, len(q.Bounds)-1))
+	q.DeskIDs = analytics.UUIDSet{}
+	got, err = s.Count(ctx, pgtext.UUID{1}, q, make([]analytics.Counts, len(q.Bounds)-1))
 	if err != nil || got[0].Closed != 1 {
 		t.Fatalf("no filter: %v %v", got, err)
 	}
 	s.Close()
 	// A closed pool stands in for a database that went away.
-	if _, err := s.Count(ctx, pgtext.UUID{1}, q, make([]session.Counts, 1)); !errors.Is(err, session.ErrUnavailable) {
+	if _, err := s.Count(ctx, pgtext.UUID{1}, q, make([]analytics.Counts, 1)); !errors.Is(err, session.ErrUnavailable) {
 		t.Errorf("count on a lost database: %v, want ErrUnavailable", err)
 	}
 	free, err := pgtest.FreePort()
