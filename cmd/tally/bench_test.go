@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/graphql"
@@ -27,7 +28,7 @@ import (
 // so the engine's share is nil. It calls the handler directly, as the
 // target excludes the network.
 func BenchmarkGraphQLHandler(b *testing.B) {
-	exec, err := graphql.New(graphql.Config{}, engine.New(engine.Config{}))
+	exec, err := graphql.New(graphql.Config{}, analytics.NewCatalogue(), engine.New(engine.Config{}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	}
 	defer store.Close()
 	ing := &embedded{store: store, index: engine.New(engine.Config{})}
-	exec, _ := graphql.New(graphql.Config{}, ing.index)
+	exec, _ := graphql.New(graphql.Config{}, analytics.NewCatalogue(), ing.index)
 	hs := httptest.NewServer(server.New(server.Config{}, exec, auth.New(auth.Config{}), ing).Handler())
 	defer hs.Close()
 	// Bodies are made before timing starts; run with -benchtime=20x or
@@ -87,7 +88,7 @@ func BenchmarkIngestPostgres(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	exec, _ := graphql.New(graphql.Config{}, store)
+	exec, _ := graphql.New(graphql.Config{}, analytics.NewCatalogue(), store)
 	hs := httptest.NewServer(server.New(server.Config{}, exec, auth.New(auth.Config{}), store).Handler())
 	defer hs.Close()
 	bodies := ingestBodies(20, 10000)

@@ -93,7 +93,7 @@ func TestGraphQLErrors(t *testing.T) {
 			}
 			var resp struct {
 				Data   json.RawMessage `json:"data"`
-				Errors []graphql.Error `json:"errors"`
+				Errors []wireError     `json:"errors"`
 			}
 			if err := json.Unmarshal(body, &resp); err != nil {
 				t.Fatalf("not JSON: %s", body)

@@ -89,7 +89,7 @@ func startTally(t *testing.T, o harnessOpts) *tallyServer {
 		ts.store, ts.index, ts.dir = store, e.index, dir
 		counter, ing, keys = e.index, e, store
 	}
-	exec, err := graphql.New(graphql.Config{MaxBuckets: o.maxBuckets}, counter)
+	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: o.maxBuckets}}, analytics.NewCatalogue(), counter)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func gz(t *testing.T, b []byte) []byte {
 // gqlResponse is a decoded /v1/graphql answer.
 type gqlResponse struct {
 	Data   map[string]json.RawMessage `json:"data"`
-	Errors []graphql.Error            `json:"errors"`
+	Errors []wireError                `json:"errors"`
 }
 
 func (s *tallyServer) query(t *testing.T, account string, query string, vars map[string]any) gqlResponse {
@@ -207,4 +207,13 @@ func referenceSQL(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return "SET search_path = public;\n" + string(b)
+}
+
+// wireError is one error of a /v1/graphql answer as clients decode it.
+type wireError struct {
+	Message    string `json:"message"`
+	Extensions struct {
+		Path string `json:"path"`
+		Code string `json:"code"`
+	} `json:"extensions"`
 }

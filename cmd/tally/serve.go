@@ -180,7 +180,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	exec, err := graphql.New(graphql.Config{MaxBuckets: *f.maxBuckets, Logger: log}, be.counter)
+	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: *f.maxBuckets}, Logger: log}, analytics.NewCatalogue(), be.counter)
 	if err != nil {
 		log.Error("cannot build the GraphQL schema", "err", err)
 		return exitFailure

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/pgtext"
 )
@@ -15,7 +16,7 @@ var caller = Caller{Account: pgtext.NullUUID{UUID: pgtext.UUID{1}, Valid: true}}
 
 func newExec(t testing.TB) *Executor {
 	t.Helper()
-	e, err := New(Config{MaxBuckets: 100}, engine.New(engine.Config{}))
+	e, err := New(Config{Limits: analytics.Limits{MaxBuckets: 100}}, analytics.NewCatalogue(), engine.New(engine.Config{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +25,7 @@ func newExec(t testing.TB) *Executor {
 
 func TestSchemaLoads(t *testing.T) {
 	e := newExec(t)
-	for _, name := range []string{QueryRootName, ReturnType, ArgsType, "_uuid", "_int4", "_text", "interval", "timestamp"} {
+	for _, name := range []string{QueryRootName, "open_closed_sessions_interval_counts", "open_closed_sessions_interval_counts_v2_args", "_uuid", "_int4", "_text", "interval", "timestamp"} {
 		if e.schema.Types[name] == nil {
 			t.Errorf("schema lacks %s", name)
 		}
@@ -52,7 +53,7 @@ func TestDocumentCache(t *testing.T) {
 
 func TestEmptyAccountGivesZeros(t *testing.T) {
 	e := newExec(t)
-	out := e.ExecuteBody(context.Background(), caller, []byte(`{"query":"{ r: open_closed_sessions_interval_counts_v2(args: {start_time: \"2024-01-31\", end_time: \"2024-04-30\", interval_span: \"1 mon\"}) { per_interval open_sessions } }"}`), nil)
+	out := e.ExecuteBody(context.Background(), caller, []byte(`{"query":"{ r: open_closed_sessions_interval_counts_v2(args: {start_time: \"2024-01-31\", end_time: \"2024-04-30\", interval_span: \"1 mon\"}) { per_interval open_sessions } }"}`)).AppendJSON(nil)
 	want := `{"data":{"r":[{"per_interval":"2024-01-31T00:00:00","open_sessions":0},{"per_interval":"2024-02-29T00:00:00","open_sessions":0},{"per_interval":"2024-03-29T00:00:00","open_sessions":0},{"per_interval":"2024-04-29T00:00:00","open_sessions":0}]}}`
 	if string(out) != want {
 		t.Fatalf("got  %s\nwant %s", out, want)
@@ -76,7 +77,7 @@ func FuzzExecuteBody(f *testing.F) {
 	e := newExec(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		start := time.Now()
-		out := e.ExecuteBody(context.Background(), caller, []byte(body), nil)
+		out := e.ExecuteBody(context.Background(), caller, []byte(body)).AppendJSON(nil)
 		if d := time.Since(start); d > 2*time.Second {
 			t.Fatalf("took %s", d)
 		}

@@ -24,7 +24,7 @@ func parseInt32(s string) (int32, error) {
 // variable sent must be declared, non-null variables need a value, and
 // values of built-in scalars must have the right JSON type. Values of
 // Tally's custom scalars are parsed where they are used.
-func checkVariables(op *ast.OperationDefinition, vars map[string]any) *Error {
+func (e *Executor) checkVariables(op *ast.OperationDefinition, vars map[string]any) *Error {
 	var unexpected []string
 	for name := range vars {
 		if op.VariableDefinitions.ForName(name) == nil {
@@ -33,18 +33,18 @@ func checkVariables(op *ast.OperationDefinition, vars map[string]any) *Error {
 	}
 	if len(unexpected) > 0 {
 		sort.Strings(unexpected)
-		return newError(CodeValidationFailed, "$", "unexpected variables in variableValues: "+strings.Join(unexpected, ", "))
+		return NewError(CodeValidationFailed, "unexpected variables in variableValues: "+strings.Join(unexpected, ", "))
 	}
 	for _, vd := range op.VariableDefinitions {
-		path := "$.variableValues." + vd.Variable
 		v, ok := vars[vd.Variable]
 		if !ok {
 			if vd.Type.NonNull && vd.DefaultValue == nil {
-				return newError(CodeValidationFailed, path, fmt.Sprintf("expecting a value for non-nullable variable: '%s' of type '%s'", vd.Variable, vd.Type.String()))
+				at := variablePath(vd.Variable, nil)
+				return newError(CodeValidationFailed, at, fmt.Sprintf("expecting a value for non-nullable variable: '%s' of type '%s'", vd.Variable, vd.Type.String()))
 			}
 			continue
 		}
-		if err := checkJSONValue(v, vd.Type, path); err != nil {
+		if err := e.checkJSONValue(v, vd.Type, vd.Variable, nil); err != nil {
 			return err
 		}
 	}
@@ -166,20 +166,33 @@ func decodeVariables(data []byte) (map[string]any, error) {
 
 func jsonKindOf(v any) string { return analytics.JSONKind(v) }
 
-func checkJSONValue(v any, typ *ast.Type, path string) *Error {
+// variablePath is $.variableValues.<name>[i][j]... .
+func variablePath(name string, index []int) *path {
+	values := (*path)(nil).child("variableValues")
+	p := &path{up: &values, key: name}
+	for _, i := range index {
+		p = &path{up: p, index: i}
+	}
+	return p
+}
+
+// checkJSONValue checks the value of variable name (at index within it,
+// for list elements) against its declared type. The path is built only
+// for an error, so that checking allocates nothing.
+func (e *Executor) checkJSONValue(v any, typ *ast.Type, name string, index []int) *Error {
 	if v == nil {
 		if typ.NonNull {
-			return newError(CodeValidationFailed, path, fmt.Sprintf("null value found for non-nullable type: '%s'", typ.String()))
+			return newError(CodeValidationFailed, variablePath(name, index), fmt.Sprintf("null value found for non-nullable type: '%s'", typ.String()))
 		}
 		return nil
 	}
 	if typ.Elem != nil {
 		list, ok := v.([]any)
 		if !ok {
-			return checkJSONValue(v, typ.Elem, path)
+			return e.checkJSONValue(v, typ.Elem, name, index)
 		}
-		for i, e := range list {
-			if err := checkJSONValue(e, typ.Elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+		for i, item := range list {
+			if err := e.checkJSONValue(item, typ.Elem, name, append(index[:len(index):len(index)], i)); err != nil {
 				return err
 			}
 		}
@@ -188,23 +201,26 @@ func checkJSONValue(v any, typ *ast.Type, path string) *Error {
 	switch typ.NamedType {
 	case "Boolean":
 		if _, ok := v.(bool); !ok {
-			return newError(CodeParseFailed, path, fmt.Sprintf("expected a boolean for type 'Boolean', but found %s", jsonKindOf(v)))
+			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("expected a boolean for type 'Boolean', but found %s", jsonKindOf(v)))
 		}
 	case "Int":
 		n, ok := v.(json.Number)
 		if !ok {
-			return newError(CodeParseFailed, path, fmt.Sprintf("expected a 32-bit integer for type 'Int', but found %s", jsonKindOf(v)))
+			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("expected a 32-bit integer for type 'Int', but found %s", jsonKindOf(v)))
 		}
 		if _, err := parseInt32(n.String()); err != nil {
-			return newError(CodeParseFailed, path, fmt.Sprintf("The value %s lies outside the bounds or is not an integer. Maybe it is a float, or is there integer overflow?", n))
+			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("The value %s lies outside the bounds or is not an integer. Maybe it is a float, or is there integer overflow?", n))
 		}
 	case "String":
 		if _, ok := v.(string); !ok {
-			return newError(CodeParseFailed, path, fmt.Sprintf("expected a string for type 'String', but found %s", jsonKindOf(v)))
+			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("expected a string for type 'String', but found %s", jsonKindOf(v)))
 		}
-	case ArgsType:
+	default:
+		if e.argsTypes[typ.NamedType] == nil {
+			break
+		}
 		if _, ok := v.(*object); !ok {
-			return newError(CodeParseFailed, path, fmt.Sprintf("expected an object for type '%s', but found %s", ArgsType, jsonKindOf(v)))
+			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("expected an object for type '%s', but found %s", typ.NamedType, jsonKindOf(v)))
 		}
 	}
 	return nil
@@ -250,7 +266,3 @@ func resolve(v *ast.Value, vars map[string]any) any {
 	}
 	return nil
 }
-
-// argsPath is Hasura's path of the function's args on a root field (the
-// field's name, not its alias).
-func argsPath(field string) string { return "$.selectionSet." + field + ".args.args" }

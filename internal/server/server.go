@@ -159,15 +159,16 @@ func (s *Server) putBuf(b *bytes.Buffer) {
 	}
 }
 
-// writeGraphQL writes a GraphQL response: always HTTP 200, as Hasura's
-// /v1/graphql does, errors included.
-func (s *Server) writeGraphQL(w http.ResponseWriter, body []byte) {
-	if s.m != nil && bytes.HasPrefix(body, []byte(`{"errors":`)) {
-		var e struct {
-			Errors []graphql.Error `json:"errors"`
-		}
-		if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
-			s.m.errors.WithLabelValues(e.Errors[0].Extensions.Code).Inc()
+// writeGraphQL renders a GraphQL response and writes it: always HTTP 200,
+// as Hasura's /v1/graphql does, errors included. The error metric reads
+// the codes from the response value.
+func (s *Server) writeGraphQL(w http.ResponseWriter, resp *graphql.Response) {
+	out := s.getBuf()
+	defer s.putBuf(out)
+	body := resp.AppendJSON(out.AvailableBuffer())
+	if s.m != nil {
+		for _, e := range resp.Errors() {
+			s.m.errors.WithLabelValues(e.Code).Inc()
 		}
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -175,8 +176,8 @@ func (s *Server) writeGraphQL(w http.ResponseWriter, body []byte) {
 	w.Write(body)
 }
 
-func graphqlError(code, msg string) []byte {
-	return graphql.AppendError(nil, &graphql.Error{Message: msg, Extensions: graphql.Extensions{Path: "$", Code: code}})
+func graphqlError(code, msg string) *graphql.Response {
+	return graphql.ErrorResponse(graphql.NewError(code, msg))
 }
 
 func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
@@ -206,10 +207,7 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	out := s.getBuf()
-	defer s.putBuf(out)
-	body := s.exec.ExecuteBody(ctx, graphql.Caller{Account: p.Account}, buf.Bytes(), out.AvailableBuffer())
-	s.writeGraphQL(w, body)
+	s.writeGraphQL(w, s.exec.ExecuteBody(ctx, graphql.Caller{Account: p.Account}, buf.Bytes()))
 }
 
 func (s *Server) graphqlGet(w http.ResponseWriter, r *http.Request) {
