@@ -14,12 +14,12 @@ import (
 
 	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/auth"
+	"github.com/tally-server/tally/internal/embedded"
 	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/store/postgres"
-	"github.com/tally-server/tally/internal/store/sqlite"
 )
 
 // BenchmarkGraphQLHandler measures the HTTP path without the engine: the
@@ -52,14 +52,13 @@ func BenchmarkGraphQLHandler(b *testing.B) {
 // batches of 10k NDJSON sessions, each acknowledged only once durable.
 func BenchmarkIngestHTTP(b *testing.B) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, b.TempDir())
+	be, err := embedded.Open(ctx, embedded.Config{Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer store.Close()
-	ing := &embedded{store: store, index: engine.New(engine.Config{})}
-	exec, _ := graphql.New(graphql.Config{}, analytics.NewCatalogue(), ing.index)
-	hs := httptest.NewServer(server.New(server.Config{}, exec, auth.New(auth.Config{}), ing).Handler())
+	defer be.Close()
+	exec, _ := graphql.New(graphql.Config{}, analytics.NewCatalogue(), be)
+	hs := httptest.NewServer(server.New(server.Config{}, exec, auth.New(auth.Config{}), be).Handler())
 	defer hs.Close()
 	// Bodies are made before timing starts; run with -benchtime=20x or
 	// less so that every batch inserts new sessions.

@@ -559,7 +559,7 @@ func TestDifferentialAgainstReference(t *testing.T) {
 	}
 	tallies := []*tallyServer{live, compacting, restarted, onPostgres}
 	for i, tl := range tallies[:3] {
-		if got := tl.index.Sessions(); got != stored {
+		if got := tl.be.Sessions(); got != stored {
 			t.Fatalf("Tally %d holds %d sessions, PostgreSQL %d", i, got, stored)
 		}
 	}

@@ -18,13 +18,13 @@ import (
 
 	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/auth"
+	"github.com/tally-server/tally/internal/embedded"
 	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/ingest"
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/store/postgres"
-	"github.com/tally-server/tally/internal/store/sqlite"
 )
 
 func TestMain(m *testing.M) {
@@ -37,8 +37,7 @@ func TestMain(m *testing.M) {
 // loopback port.
 type tallyServer struct {
 	URL    string
-	store  *sqlite.Store
-	index  *engine.Index
+	be     *embedded.Backend
 	secret string
 	dir    string
 	pg     *postgres.Store
@@ -58,43 +57,32 @@ func startTally(t *testing.T, o harnessOpts) *tallyServer {
 	t.Helper()
 	ctx := context.Background()
 	ts := &tallyServer{secret: o.adminSecret}
-	var (
-		counter analytics.Source
-		ing     server.Ingester
-		keys    keyStore
-		health  func(context.Context) error
-	)
+	var be backend
 	if o.databaseURL != "" {
 		store, err := postgres.Open(ctx, postgres.Config{URL: o.databaseURL})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(store.Close)
-		ts.pg = store
-		counter, ing, keys, health = store, store, store, store.Ping
+		ts.pg, be = store, store
 	} else {
 		dir := o.dir
 		if dir == "" {
 			dir = t.TempDir()
 		}
-		store, err := sqlite.Open(ctx, dir)
+		b, err := embedded.Open(ctx, embedded.Config{Dir: dir, Engine: engine.Config{CompactRows: o.compactRows}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { store.Close() })
-		e := &embedded{store: store, index: engine.New(engine.Config{CompactRows: o.compactRows})}
-		if err := loadIndex(ctx, store, e.index, nil); err != nil {
-			t.Fatal(err)
-		}
-		ts.store, ts.index, ts.dir = store, e.index, dir
-		counter, ing, keys = e.index, e, store
+		t.Cleanup(func() { b.Close() })
+		ts.be, ts.dir, be = b, dir, b
 	}
-	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: o.maxBuckets}}, analytics.NewCatalogue(), counter)
+	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: o.maxBuckets}}, analytics.NewCatalogue(), be)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Config{MaxIngestBytes: o.maxIngest, Ingest: ingest.Config{MaxRecords: o.maxRecords}, Keys: keys, Health: health},
-		exec, auth.New(auth.Config{AdminSecret: o.adminSecret, Keys: keys}), ing)
+	srv := server.New(server.Config{MaxIngestBytes: o.maxIngest, Ingest: ingest.Config{MaxRecords: o.maxRecords}, Keys: be, Health: be.Health},
+		exec, auth.New(auth.Config{AdminSecret: o.adminSecret, Keys: be}), be)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	ts.URL = hs.URL

@@ -71,13 +71,13 @@ func TestIngestErrors(t *testing.T) {
 				t.Errorf("want the one problem of record 1: %s", body)
 			}
 			golden[c.name] = body
-			if n := s.index.Sessions(); n != 0 {
+			if n := s.be.Sessions(); n != 0 {
 				t.Fatalf("a rejected batch wrote %d sessions", n)
 			}
 		})
 	}
 	checkGolden(t, "testdata/ingest_errors.golden", golden)
-	if count, err := s.store.Count(t.Context()); err != nil || count != 0 {
+	if count, err := s.be.Store().Count(t.Context()); err != nil || count != 0 {
 		t.Fatalf("store holds %d sessions after rejected batches (%v)", count, err)
 	}
 	// And the server still takes a good batch.

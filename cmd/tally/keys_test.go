@@ -235,8 +235,8 @@ func TestKeyLifecycle(t *testing.T) {
 		t.Errorf("bad scope: %d", code)
 	}
 	// The data directory never holds a key in clear text.
-	s.store.Close()
-	s2.store.Close()
+	s.be.Close()
+	s2.be.Close()
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

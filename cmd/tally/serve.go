@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,10 +18,8 @@ import (
 	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/demo"
-	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/server"
-	"github.com/tally-server/tally/internal/session"
 	"github.com/tally-server/tally/internal/store/sqlite"
 )
 
@@ -102,34 +98,6 @@ func (f *serveFlags) validate() []string {
 	return errs
 }
 
-// embedded is the Ingester of the embedded mode: the store makes a batch
-// durable, then the engine applies exactly the changes the store made. mu
-// keeps the engine's order of changes equal to the store's.
-type embedded struct {
-	mu    sync.Mutex
-	store *sqlite.Store
-	index *engine.Index
-}
-
-func (e *embedded) Ingest(ctx context.Context, recs []session.Record) (int, int, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	changes, ignored, err := e.store.Upsert(ctx, recs)
-	if err != nil {
-		return 0, 0, err
-	}
-	e.index.Apply(changes)
-	return len(changes), ignored, nil
-}
-
-// The engine is the Source of the embedded mode; the SQLite store keeps
-// the keys.
-var (
-	_ analytics.Source  = (*engine.Index)(nil)
-	_ auth.KeyStore     = (*sqlite.Store)(nil)
-	_ server.KeyManager = (*sqlite.Store)(nil)
-)
-
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, isDemo bool) int {
 	name := "serve"
 	if isDemo {
@@ -153,18 +121,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 
 	var (
-		be   *backend
+		be   *opened
 		data demo.Dataset
 		err  error
 	)
 	if isDemo {
 		cfg := demo.Config{Seed: 1, Days: *f.demoDays, PerDay: *f.demoPerDay, EndMicros: time.Now().UnixMicro()}
 		data = demo.Describe(cfg)
-		be, err = openEmbedded(ctx, *f.dataDir, log, func(store *sqlite.Store) error {
-			n, err := store.Count(ctx)
-			if err != nil || n > 0 {
-				return err
-			}
+		be, err = openEmbedded(ctx, *f.dataDir, log, func(ctx context.Context, store *sqlite.Store) error {
 			return loadDemo(ctx, store, cfg, stderr)
 		})
 	} else if *f.databaseURL != "" {
@@ -180,12 +144,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: *f.maxBuckets}, Logger: log}, analytics.NewCatalogue(), be.counter)
+	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: *f.maxBuckets}, Logger: log}, analytics.NewCatalogue(), be)
 	if err != nil {
 		log.Error("cannot build the GraphQL schema", "err", err)
 		return exitFailure
 	}
-	authn := auth.New(auth.Config{AdminSecret: *f.adminSecret, Keys: be.keys, Logger: log})
+	authn := auth.New(auth.Config{AdminSecret: *f.adminSecret, Keys: be, Logger: log})
 	scfg := server.Config{
 		MaxQueryBytes:  *f.maxQueryBytes,
 		MaxIngestBytes: *f.maxIngestBytes,
@@ -194,13 +158,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Logger:         log,
 		Registry:       reg,
 		Sessions:       be.sessions,
-		Keys:           be.keys,
-		Health:         be.health,
+		Keys:           be,
+		Health:         be.Health,
 	}
 	if isDemo {
 		scfg.Console = consoleDefaults(data)
 	}
-	srv := server.New(scfg, exec, authn, be.ingester)
+	srv := server.New(scfg, exec, authn, be)
 
 	ln, err := net.Listen("tcp", *f.listen)
 	if err != nil {
@@ -249,92 +213,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// loadIndex rebuilds the engine from the store, logging progress.
-func loadIndex(ctx context.Context, store *sqlite.Store, index *engine.Index, log *slog.Logger) error {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	start := time.Now()
-	total, err := store.Count(ctx)
-	if err != nil {
-		return err
-	}
-	log.Info("loading sessions into memory", "sessions", total)
-	loader := index.NewLoader()
-	n := 0
-	err = store.Scan(ctx, func(r *session.Record) error {
-		loader.Add(r)
-		n++
-		if n%1_000_000 == 0 {
-			log.Info("loading sessions", "done", n, "of", total)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	loader.Finish()
-	log.Info("sessions loaded", "sessions", n, "took", time.Since(start).Round(time.Millisecond))
-	return nil
-}
-
-func loadDemo(ctx context.Context, store *sqlite.Store, cfg demo.Config, stderr io.Writer) error {
-	expected := cfg.Days * cfg.PerDay * 5 / 6 // weekends are quieter
-	bar := newProgress(stderr, "creating demo data", expected)
-	batch := make([]session.Record, 0, 10000)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if _, _, err := store.Upsert(ctx, batch); err != nil {
-			return err
-		}
-		bar.add(len(batch))
-		batch = batch[:0]
-		return nil
-	}
-	_, err := demo.Generate(cfg, func(r *session.Record) error {
-		batch = append(batch, *r)
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := flush(); err != nil {
-		return err
-	}
-	bar.done()
-	return nil
-}
-
-func demoVariables(d demo.Dataset) map[string]any {
-	today := time.Now().UTC()
-	return map[string]any{
-		"deskIds":        "{" + d.Desks[0].ID.String() + "}",
-		"startDate":      today.AddDate(0, 0, -9).Format("2006-01-02"),
-		"endDate":        today.Format("2006-01-02"),
-		"intervalInDays": "1 day",
-	}
-}
-
-func consoleDefaults(d demo.Dataset) server.ConsoleConfig {
-	return server.ConsoleConfig{
-		Variables: demoVariables(d),
-		Headers:   map[string]string{"X-Moveo-Account-Id": d.Account.String()},
-	}
-}
-
-func printDemoHelp(w io.Writer, addr string, d demo.Dataset) {
-	body, _ := json.Marshal(map[string]any{"query": server.SpecQuery, "variables": demoVariables(d)})
-	fmt.Fprintf(w, "\nDemo account %s, desks:", d.Account)
-	for _, desk := range d.Desks {
-		fmt.Fprintf(w, " %s (%s)", desk.Name, desk.ID)
-	}
-	fmt.Fprintf(w, "\n\nConsole: http://%s/console\n\nTry the SPEC query:\n\n", addr)
-	fmt.Fprintf(w, "curl -s http://%s/v1/graphql -H 'Content-Type: application/json' -H 'X-Moveo-Account-Id: %s' -d '%s'\n\n", addr, d.Account, body)
 }

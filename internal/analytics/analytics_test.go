@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tally-server/tally/internal/analytics"
+	"github.com/tally-server/tally/internal/embedded"
 	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/store/postgres"
@@ -18,6 +19,7 @@ import (
 var (
 	_ analytics.Source = (*engine.Index)(nil)
 	_ analytics.Source = (*postgres.Store)(nil)
+	_ analytics.Source = (*embedded.Backend)(nil)
 )
 
 func TestCatalogueIsValid(t *testing.T) {

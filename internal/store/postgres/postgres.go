@@ -90,7 +90,8 @@ var migrations = []string{
 var ErrUnavailable = session.ErrUnavailable
 
 // Open connects and brings the schema up to date. It fails at once when
-// the database is unreachable; the caller retries (see cmd/tally).
+// the database is unreachable (an error wrapping ErrUnavailable); Connect
+// retries.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
@@ -128,8 +129,39 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// Connect is Open, retrying with backoff (0.5 s doubling to 30 s) while
+// the database is unreachable, so that Tally and its database can start
+// in any order. Other errors — a wrong URL, password or schema — will not
+// fix themselves and are returned at once, as is ctx's error when it ends.
+func Connect(ctx context.Context, cfg Config) (*Store, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	delay := 500 * time.Millisecond
+	for {
+		store, err := Open(ctx, cfg)
+		if err == nil {
+			return store, nil
+		}
+		if !errors.Is(err, ErrUnavailable) {
+			return nil, err
+		}
+		log.Warn("PostgreSQL is unreachable; retrying", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}
+
 // Close closes the pool.
 func (s *Store) Close() { s.pool.Close() }
+
+// Health reports whether the database answers (what /healthz asks).
+func (s *Store) Health(ctx context.Context) error { return s.Ping(ctx) }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {

@@ -498,3 +498,11 @@ func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
 	}
 	return nil
 }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s: %w", s.path, err)
+	}
+	return nil
+}
