@@ -55,6 +55,64 @@ func Supersedes(incoming, stored *Record) bool {
 	return true
 }
 
+// Key identifies a stored session: sessions are upserted by (account_id,
+// session_id).
+type Key struct {
+	Account pgtext.UUID
+	ID      string
+}
+
+// Key is r's key.
+func (r *Record) Key() Key { return Key{r.AccountID, r.SessionID} }
+
+// BatchKeys are the distinct keys of recs, in first-seen order: the stored
+// rows a store reads before Fold.
+func BatchKeys(recs []Record) []Key {
+	seen := make(map[Key]bool, len(recs))
+	out := make([]Key, 0, len(recs))
+	for i := range recs {
+		k := recs[i].Key()
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Fold applies a batch to the stored rows of its sessions under the
+// updated_at rule, record by record in order (the rule is not
+// associative: stored 7, then a record without updated_at, then one with
+// 5, ends at 5 — so a batch cannot be folded pairwise or in SQL alone).
+//
+// stored holds the row of each of the batch's sessions that is stored
+// (absent: a new session); Fold updates it in place to the final rows,
+// which point into recs. It returns the changes (every accepted record,
+// in order, with the row it replaced: what the engine applies), the keys
+// whose row changed in first-write order (what the store writes:
+// stored[key] for each), and how many records were ignored as older than
+// the row they met.
+func Fold(stored map[Key]*Record, recs []Record) (changes []Change, written []Key, ignored int) {
+	changes = make([]Change, 0, len(recs))
+	seen := make(map[Key]bool, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		k := r.Key()
+		old := stored[k]
+		if old != nil && !Supersedes(r, old) {
+			ignored++
+			continue
+		}
+		changes = append(changes, Change{Old: old, New: r})
+		stored[k] = r
+		if !seen[k] {
+			seen[k] = true
+			written = append(written, k)
+		}
+	}
+	return changes, written, ignored
+}
+
 // ErrUnavailable is wrapped by backends when their database cannot be
 // reached, so that GraphQL and HTTP can say so without knowing the
 // backend.
