@@ -150,6 +150,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return exitFailure
 	}
 	authn := auth.New(auth.Config{AdminSecret: *f.adminSecret, Keys: be, Logger: log})
+	// Deferred after be.close, so it runs first: the writes of a key's
+	// last use stop before the store closes.
+	defer authn.Close()
 	scfg := server.Config{
 		MaxQueryBytes:  *f.maxQueryBytes,
 		MaxIngestBytes: *f.maxIngestBytes,

@@ -102,6 +102,14 @@ type Authenticator struct {
 
 	mu    sync.RWMutex // guards cache
 	cache map[string]*cached
+
+	// The writes of last_used_at run in goroutines the Authenticator
+	// owns: touchCtx ends them and touches waits for them (Close).
+	touchMu     sync.Mutex // guards closed and touches.Add
+	closed      bool
+	touches     sync.WaitGroup
+	touchCtx    context.Context
+	touchCancel context.CancelFunc
 }
 
 type cached struct {
@@ -126,10 +134,22 @@ func New(cfg Config) *Authenticator {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	a := &Authenticator{cfg: cfg, open: cfg.AdminSecret == "", cache: map[string]*cached{}}
+	a.touchCtx, a.touchCancel = context.WithCancel(context.Background())
 	if !a.open {
 		a.secretHash = sha256.Sum256([]byte(cfg.AdminSecret))
 	}
 	return a
+}
+
+// Close stops the writes of last_used_at: those in flight are cancelled
+// (the time is best effort) and waited for, and no more start. Call it
+// before closing the KeyStore; Authenticate keeps working afterwards.
+func (a *Authenticator) Close() {
+	a.touchMu.Lock()
+	a.closed = true
+	a.touchMu.Unlock()
+	a.touchCancel()
+	a.touches.Wait()
 }
 
 // Open reports whether the server runs in development mode.
@@ -253,7 +273,7 @@ func (a *Authenticator) lookup(ctx context.Context, id string) (*cached, error) 
 }
 
 // touch writes last_used_at at most once per TouchEvery per key, in the
-// background so the request does not wait for the store.
+// background so the request does not wait for the store, until Close.
 func (a *Authenticator) touch(c *cached) {
 	now := a.cfg.Now()
 	c.mu.Lock()
@@ -265,10 +285,17 @@ func (a *Authenticator) touch(c *cached) {
 	if !due {
 		return
 	}
+	a.touchMu.Lock()
+	defer a.touchMu.Unlock()
+	if a.closed {
+		return
+	}
+	a.touches.Add(1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer a.touches.Done()
+		ctx, cancel := context.WithTimeout(a.touchCtx, 10*time.Second)
 		defer cancel()
-		if err := a.cfg.Keys.TouchKey(ctx, c.key.ID, now); err != nil {
+		if err := a.cfg.Keys.TouchKey(ctx, c.key.ID, now); err != nil && a.touchCtx.Err() == nil {
 			a.cfg.Logger.Warn("auth: could not record key use", "key_id", c.key.ID, "err", err)
 		}
 	}()
