@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tally-server/tally/internal/analytics"
+	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/store/postgres"
 )
@@ -21,7 +22,7 @@ import (
 func BenchmarkPostgresCount(b *testing.B) {
 	const accounts, perAccount = 10, 900_000
 
-	url := benchDatabase(b, "bench_count")
+	url := pgtest.NewDatabase(b)
 	ctx := context.Background()
 	store, err := postgres.Open(ctx, postgres.Config{URL: url})
 	if err != nil {

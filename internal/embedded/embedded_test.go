@@ -8,7 +8,9 @@ import (
 
 	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/apikey"
+	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/querytest"
 	"github.com/tally-server/tally/internal/session"
 	"github.com/tally-server/tally/internal/store/sqlite"
 )
@@ -119,5 +121,23 @@ func TestKeysAreKeptByTheStore(t *testing.T) {
 	keys, err := b.Keys(ctx, pgtext.NullUUID{UUID: account, Valid: true})
 	if err != nil || len(keys) != 1 || !keys[0].Revoked() {
 		t.Fatalf("keys %+v, %v", keys, err)
+	}
+}
+
+// TestQueryScripts runs the query scripts on the embedded backend, with
+// writes kept in the engine's deltas and with a compaction after every
+// write.
+func TestQueryScripts(t *testing.T) {
+	for name, rows := range map[string]int{"deltas": 1 << 30, "compacting": 1} {
+		t.Run(name, func(t *testing.T) {
+			querytest.Run(t, func(t *testing.T) querytest.Backend {
+				b, err := Open(context.Background(), Config{Dir: t.TempDir(), Engine: engine.Config{CompactRows: rows}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { b.Close() })
+				return b
+			})
+		})
 	}
 }
