@@ -31,7 +31,7 @@ func importFlags(stderr io.Writer, getenv func(string) string) importFlagSet {
 	return importFlagSet{
 		fs:      fs,
 		ef:      ef,
-		dataDir: ef.String("data-dir", "./tally-data", "directory of the embedded store (stop the server first)"),
+		dataDir: ef.String("data-dir", defaultDataDir, "directory of the embedded store (stop the server first)"),
 		account: ef.String("account", "", "account UUID for records without account_id"),
 		format:  fs.String("format", "", "ndjson or csv (default: from the file name; .csv is CSV)"),
 	}

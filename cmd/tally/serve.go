@@ -20,6 +20,7 @@ import (
 	"github.com/tally-server/tally/internal/demo"
 	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/server"
+	"github.com/tally-server/tally/internal/store/postgres"
 	"github.com/tally-server/tally/internal/store/sqlite"
 )
 
@@ -43,27 +44,30 @@ func newServeFlags(name string, stderr io.Writer, getenv func(string) string, is
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ef := &envFlags{fs: fs, getenv: getenv}
-	dataDir := "./tally-data"
+	dataDir := defaultDataDir
 	if isDemo {
 		dataDir = "./tally-demo"
 	}
+	// Each default is the one its package defines.
+	srv := server.Config{}.WithDefaults()
 	f := &serveFlags{
 		listen:         ef.String("listen", "127.0.0.1:8080", "address to listen on; without --admin-secret keep it on loopback"),
 		dataDir:        ef.String("data-dir", dataDir, "directory of the embedded store"),
 		adminSecret:    ef.String("admin-secret", "", "operator secret required as X-Admin-Secret; empty runs open (development mode)"),
-		maxBuckets:     ef.Int("max-buckets", 10000, "most buckets one query may return"),
-		maxQueryBytes:  ef.Int64("max-query-bytes", 1<<20, "largest /v1/graphql request body"),
-		maxIngestBytes: ef.Int64("max-ingest-bytes", 64<<20, "largest /v1/sessions request body, after decompression"),
-		queryTimeout:   ef.Duration("query-timeout", 30*time.Second, "longest a GraphQL request may run"),
+		maxBuckets:     ef.Int("max-buckets", analytics.Limits{}.WithDefaults().MaxBuckets, "most buckets one query may return"),
+		maxQueryBytes:  ef.Int64("max-query-bytes", srv.MaxQueryBytes, "largest /v1/graphql request body"),
+		maxIngestBytes: ef.Int64("max-ingest-bytes", srv.MaxIngestBytes, "largest /v1/sessions request body, after decompression"),
+		queryTimeout:   ef.Duration("query-timeout", srv.QueryTimeout, "longest a GraphQL request may run"),
 		logLevel:       ef.String("log-level", "info", "debug, info, warn or error"),
 	}
 	if !isDemo {
 		f.databaseURL = ef.String("database-url", "", "PostgreSQL URL (postgres://user:pass@host/db): keep sessions and keys there instead of --data-dir, so replicas can share them")
-		f.poolSize = ef.Int("db-pool-size", 10, "most PostgreSQL connections this replica opens, with --database-url")
+		f.poolSize = ef.Int("db-pool-size", postgres.Config{}.WithDefaults().PoolSize, "most PostgreSQL connections this replica opens, with --database-url")
 	}
 	if isDemo {
-		f.demoDays = ef.Int("demo-days", 90, "days of demo data, ending today")
-		f.demoPerDay = ef.Int("demo-per-day", 3000, "average demo sessions per weekday")
+		d := demo.Config{}.WithDefaults()
+		f.demoDays = ef.Int("demo-days", d.Days, "days of demo data, ending today")
+		f.demoPerDay = ef.Int("demo-per-day", d.PerDay, "average demo sessions per weekday")
 	}
 	return fs, f, ef
 }

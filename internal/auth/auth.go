@@ -76,7 +76,8 @@ type KeyStore interface {
 	TouchKey(ctx context.Context, id string, at time.Time) error
 }
 
-// Config configures the Authenticator.
+// Config configures the Authenticator. Zero values take the defaults
+// (WithDefaults).
 type Config struct {
 	// AdminSecret, when set, is required (or a valid key) on every
 	// request. Empty means development mode.
@@ -119,20 +120,26 @@ type cached struct {
 	touched time.Time  // last time last_used_at was written or found recent
 }
 
+// WithDefaults returns c with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	if c.CacheTTL <= 0 {
+		c.CacheTTL = time.Second
+	}
+	if c.TouchEvery <= 0 {
+		c.TouchEvery = time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
 // New builds an Authenticator.
 func New(cfg Config) *Authenticator {
-	if cfg.CacheTTL <= 0 {
-		cfg.CacheTTL = time.Second
-	}
-	if cfg.TouchEvery <= 0 {
-		cfg.TouchEvery = time.Minute
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg = cfg.WithDefaults()
 	a := &Authenticator{cfg: cfg, open: cfg.AdminSecret == "", cache: map[string]*cached{}}
 	a.touchCtx, a.touchCancel = context.WithCancel(context.Background())
 	if !a.open {

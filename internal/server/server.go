@@ -24,7 +24,8 @@ import (
 	"github.com/tally-server/tally/internal/ingest"
 )
 
-// Config configures the server. Zero values take the defaults.
+// Config configures the server. Zero values take the defaults
+// (WithDefaults).
 type Config struct {
 	MaxQueryBytes  int64         // per /v1/graphql body; default 1 MiB
 	MaxIngestBytes int64         // per /v1/sessions body, after gunzip; default 64 MiB
@@ -41,6 +42,24 @@ type Config struct {
 	Console ConsoleConfig
 	// Keys enables the admin key API; nil answers 501 there.
 	Keys KeyManager
+}
+
+// WithDefaults returns c with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	if c.MaxQueryBytes <= 0 {
+		c.MaxQueryBytes = 1 << 20
+	}
+	if c.MaxIngestBytes <= 0 {
+		c.MaxIngestBytes = 64 << 20
+	}
+	if c.QueryTimeout <= 0 {
+		c.QueryTimeout = 30 * time.Second
+	}
+	c.Ingest = c.Ingest.WithDefaults()
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
 }
 
 // Server is the HTTP API.
@@ -63,20 +82,8 @@ type metrics struct {
 
 // New builds a Server.
 func New(cfg Config, exec *graphql.Executor, authn *auth.Authenticator, ing Ingester) *Server {
-	if cfg.MaxQueryBytes <= 0 {
-		cfg.MaxQueryBytes = 1 << 20
-	}
-	if cfg.MaxIngestBytes <= 0 {
-		cfg.MaxIngestBytes = 64 << 20
-	}
-	if cfg.QueryTimeout <= 0 {
-		cfg.QueryTimeout = 30 * time.Second
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s := &Server{cfg: cfg, exec: exec, authn: authn, ingest: ing, log: log}
+	cfg = cfg.WithDefaults()
+	s := &Server{cfg: cfg, exec: exec, authn: authn, ingest: ing, log: cfg.Logger}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	if cfg.Registry != nil {
 		s.m = &metrics{

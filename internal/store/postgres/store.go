@@ -25,7 +25,8 @@ import (
 	"github.com/tally-server/tally/internal/session"
 )
 
-// Config configures the store.
+// Config configures the store. Zero values take the defaults
+// (WithDefaults).
 type Config struct {
 	// URL is a PostgreSQL connection URL (postgres://user:pass@host/db).
 	URL string
@@ -34,7 +35,22 @@ type Config struct {
 	// Parallel is how many connections one long query may use at once
 	// (default 2; 1 disables splitting).
 	Parallel int
-	Logger   *slog.Logger
+	// Logger receives migrations and retries; nil discards them.
+	Logger *slog.Logger
+}
+
+// WithDefaults returns c with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	if c.PoolSize <= 0 {
+		c.PoolSize = 10
+	}
+	if c.Parallel <= 0 {
+		c.Parallel = 2
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
 }
 
 // Store is the PostgreSQL backend. It is safe for concurrent use.
@@ -93,15 +109,12 @@ var ErrUnavailable = session.ErrUnavailable
 // the database is unreachable (an error wrapping ErrUnavailable); Connect
 // retries.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cfg = cfg.WithDefaults()
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
-	if cfg.PoolSize > 0 {
-		pc.MaxConns = int32(cfg.PoolSize)
-	} else {
-		pc.MaxConns = 10
-	}
+	pc.MaxConns = int32(cfg.PoolSize)
 	pc.ConnConfig.ConnectTimeout = 5 * time.Second
 	// Tally's queries are short index scans: JIT compilation costs more
 	// than it saves on them and makes latency jumpy.
@@ -110,14 +123,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s := &Store{pool: pool, log: log, parallel: cfg.Parallel}
-	if s.parallel <= 0 {
-		s.parallel = 2
-	}
+	s := &Store{pool: pool, log: cfg.Logger, parallel: cfg.Parallel}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -134,10 +140,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // in any order. Other errors — a wrong URL, password or schema — will not
 // fix themselves and are returned at once, as is ctx's error when it ends.
 func Connect(ctx context.Context, cfg Config) (*Store, error) {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cfg.WithDefaults().Logger
 	delay := 500 * time.Millisecond
 	for {
 		store, err := Open(ctx, cfg)

@@ -4,7 +4,8 @@
 // crash or power loss. It upserts by (account_id, session_id) under the
 // updated_at rule and reports every change so the engine can follow.
 //
-// sqlite imports session and pgtext only; it never imports the engine.
+// sqlite imports session, pgtext and apikey only; it never imports the
+// engine. internal/embedded puts the two together.
 package sqlite
 
 import (
