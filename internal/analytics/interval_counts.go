@@ -106,7 +106,7 @@ type intervalResult struct {
 
 // Run asks src for the planned query's counts and returns one row per
 // bucket: per_interval, open_sessions, closed_sessions. An account with no
-// sessions gets zeros.
+// sessions gets zeros. The result shares q.Bounds: Run is q's last use.
 func (q *IntervalQuery) Run(ctx context.Context, src Source, account pgtext.UUID, used ColumnSet) (*Result, error) {
 	q.Columns = used
 	n := len(q.Bounds) - 1
@@ -114,12 +114,11 @@ func (q *IntervalQuery) Run(ctx context.Context, src Source, account pgtext.UUID
 	if err != nil {
 		return nil, err
 	}
-	ints := make([]int64, 3*n)
+	ints := make([]int64, 2*n)
 	r := &intervalResult{}
-	r.cols[ColPerInterval].Ints = ints[:n:n]
-	r.cols[ColOpenSessions].Ints = ints[n : 2*n : 2*n]
-	r.cols[ColClosedSessions].Ints = ints[2*n:]
-	copy(r.cols[ColPerInterval].Ints, q.Bounds[:n])
+	r.cols[ColPerInterval].Ints = q.Bounds[:n:n] // the buckets' starts; q is not used again
+	r.cols[ColOpenSessions].Ints = ints[:n:n]
+	r.cols[ColClosedSessions].Ints = ints[n:]
 	for k, c := range counts {
 		r.cols[ColOpenSessions].Ints[k] = c.Open
 		r.cols[ColClosedSessions].Ints[k] = c.Closed

@@ -138,14 +138,15 @@ func (x *execution) rootFields(set ast.SelectionSet) (node, error) {
 		f := cf.fields[0]
 		switch f.Name {
 		case "__schema":
-			*dst = node{kind: nodeIntro, intro: schemaObj{x.e.schema}, sel: mergedSelection(cf.fields)}
+			*dst = node{kind: nodeIntro, intro: &introspection{obj: schemaObj{x.e.schema}, sel: mergedSelection(cf.fields)}}
 			return nil
 		case "__type":
 			name, _ := fieldArg(f, "name", x.vars).(string)
-			*dst = node{kind: nodeIntro, sel: mergedSelection(cf.fields)}
+			in := &introspection{sel: mergedSelection(cf.fields)}
 			if def := x.e.schema.Types[name]; def != nil {
-				dst.intro = typeObj{s: x.e.schema, def: def}
+				in.obj = typeObj{s: x.e.schema, def: def}
 			}
+			*dst = node{kind: nodeIntro, intro: in}
 			return nil
 		}
 		rf, ok := x.e.roots[f.Name]

@@ -89,7 +89,7 @@ func (r *Result) appendNode(dst []byte, n *node) ([]byte, error) {
 	case nodeRows:
 		return appendRows(dst, n.rows), nil
 	case nodeIntro:
-		return r.collector.introspect(dst, n.intro, n.sel)
+		return r.collector.introspect(dst, n.intro.obj, n.intro.sel)
 	}
 	return nil, fmt.Errorf("a result node of kind %d", n.kind)
 }

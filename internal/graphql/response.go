@@ -71,7 +71,7 @@ const (
 	nodeTimestamp          // i, microseconds: rendered like PostgreSQL's JSON
 	nodeObject             // fields
 	nodeRows               // rows
-	nodeIntro              // intro, sel: introspection, rendered from the schema
+	nodeIntro              // intro: introspection, rendered from the schema
 )
 
 // node is one value of a result. Objects keep their keys in selection
@@ -83,8 +83,13 @@ type node struct {
 	s      string
 	fields []field
 	rows   *rows
-	intro  introObject
-	sel    ast.SelectionSet
+	intro  *introspection
+}
+
+// introspection is an introspection object and the selection on it.
+type introspection struct {
+	obj introObject // nil: JSON null
+	sel ast.SelectionSet
 }
 
 // field is one key of an object node and its value.
