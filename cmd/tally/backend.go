@@ -2,96 +2,53 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"time"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/auth"
-	"github.com/tally-server/tally/internal/engine"
-	"github.com/tally-server/tally/internal/graphql"
+	"github.com/tally-server/tally/internal/embedded"
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/store/postgres"
 	"github.com/tally-server/tally/internal/store/sqlite"
 )
 
-// keyStore is what both stores offer for API keys.
-type keyStore interface {
+// backend is what serve needs of a storage mode; the embedded backend and
+// the PostgreSQL store both are one.
+type backend interface {
+	analytics.Source
+	server.Ingester
 	auth.KeyStore
 	server.KeyManager
+	Health(ctx context.Context) error
 }
 
-// backend is one storage mode wired for the server.
-type backend struct {
-	counter  graphql.Counter
-	ingester server.Ingester
-	keys     keyStore
-	health   func(context.Context) error
+var (
+	_ backend = (*embedded.Backend)(nil)
+	_ backend = (*postgres.Store)(nil)
+)
+
+// opened is a backend with what differs between the modes.
+type opened struct {
+	backend
 	sessions func() float64 // nil: not reported
 	close    func()
 }
 
-var (
-	_ keyStore          = (*sqlite.Store)(nil)
-	_ keyStore          = (*postgres.Store)(nil)
-	_ graphql.Counter   = (*postgres.Store)(nil)
-	_ server.Ingester   = (*postgres.Store)(nil)
-	_ server.KeyManager = (*postgres.Store)(nil)
-)
-
-// openEmbedded opens the SQLite store in dir, runs prepare (demo data)
-// before the engine loads, and rebuilds the engine.
-func openEmbedded(ctx context.Context, dir string, log *slog.Logger, prepare func(*sqlite.Store) error) (*backend, error) {
-	store, err := sqlite.Open(ctx, dir)
+// openEmbedded opens the embedded backend in dir; prepare (demo data) runs
+// on the store before the engine loads.
+func openEmbedded(ctx context.Context, dir string, log *slog.Logger, prepare func(context.Context, *sqlite.Store) error) (*opened, error) {
+	b, err := embedded.Open(ctx, embedded.Config{Dir: dir, Logger: log, Prepare: prepare})
 	if err != nil {
 		return nil, err
 	}
-	if prepare != nil {
-		if err := prepare(store); err != nil {
-			store.Close()
-			return nil, err
-		}
-	}
-	ing := &embedded{store: store, index: engine.New(engine.Config{})}
-	if err := loadIndex(ctx, store, ing.index, log); err != nil {
-		store.Close()
-		return nil, err
-	}
-	return &backend{
-		counter:  ing.index,
-		ingester: ing,
-		keys:     store,
-		sessions: func() float64 { return float64(ing.index.Sessions()) },
-		close:    func() { store.Close() },
-	}, nil
+	return &opened{backend: b, sessions: func() float64 { return float64(b.Sessions()) }, close: func() { b.Close() }}, nil
 }
 
-// openPostgres connects to PostgreSQL, retrying with backoff while the
-// database is unreachable, so that Tally and its database can start in any
-// order.
-func openPostgres(ctx context.Context, url string, pool int, log *slog.Logger) (*backend, error) {
-	store, err := connectPostgres(ctx, postgres.Config{URL: url, PoolSize: pool, Logger: log}, log)
+// openPostgres connects to PostgreSQL, waiting while it is unreachable.
+func openPostgres(ctx context.Context, url string, pool int, log *slog.Logger) (*opened, error) {
+	store, err := postgres.Connect(ctx, postgres.Config{URL: url, PoolSize: pool, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	return &backend{counter: store, ingester: store, keys: store, health: store.Ping, close: store.Close}, nil
-}
-
-func connectPostgres(ctx context.Context, cfg postgres.Config, log *slog.Logger) (*postgres.Store, error) {
-	delay := 500 * time.Millisecond
-	for {
-		store, err := postgres.Open(ctx, cfg)
-		if err == nil {
-			return store, nil
-		}
-		if !errors.Is(err, postgres.ErrUnavailable) {
-			return nil, err // a wrong URL, password or schema will not fix itself
-		}
-		log.Warn("PostgreSQL is unreachable; retrying", "err", err, "in", delay)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 30*time.Second)
-	}
+	return &opened{backend: store, close: store.Close}, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand"
@@ -10,55 +9,26 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/auth"
-	"github.com/tally-server/tally/internal/engine"
+	"github.com/tally-server/tally/internal/embedded"
 	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/store/postgres"
-	"github.com/tally-server/tally/internal/store/sqlite"
 )
-
-// BenchmarkGraphQLHandler measures the HTTP path without the engine: the
-// handler (auth, body read, cached document, variables, arguments, plan,
-// JSON encoding) answering the SPEC query for an account with no sessions,
-// so the engine's share is nil. It calls the handler directly, as the
-// target excludes the network.
-func BenchmarkGraphQLHandler(b *testing.B) {
-	exec, err := graphql.New(graphql.Config{}, engine.New(engine.Config{}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := server.New(server.Config{}, exec, auth.New(auth.Config{AdminSecret: "s3cret"}), nil).Handler()
-	body := mustJSON(map[string]any{"query": server.SpecQuery, "variables": map[string]any{
-		"deskIds": "{d2be0283-9b53-4d7b-b77d-2650f3a1a99c}", "startDate": "2024-01-08", "endDate": "2024-01-17", "intervalInDays": "1 day"}})
-	b.ReportAllocs()
-	for b.Loop() {
-		req := httptest.NewRequest(http.MethodPost, "/v1/graphql", bytes.NewReader(body))
-		req.Header.Set("X-Admin-Secret", "s3cret")
-		req.Header.Set("X-Moveo-Account-Id", acct)
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != 200 || !bytes.Contains(w.Body.Bytes(), []byte(`"rows":[{`)) {
-			b.Fatalf("%d %s", w.Code, w.Body)
-		}
-	}
-}
 
 // BenchmarkIngestHTTP measures POST /v1/sessions end to end over loopback:
 // batches of 10k NDJSON sessions, each acknowledged only once durable.
 func BenchmarkIngestHTTP(b *testing.B) {
 	ctx := context.Background()
-	store, err := sqlite.Open(ctx, b.TempDir())
+	be, err := embedded.Open(ctx, embedded.Config{Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer store.Close()
-	ing := &embedded{store: store, index: engine.New(engine.Config{})}
-	exec, _ := graphql.New(graphql.Config{}, ing.index)
-	hs := httptest.NewServer(server.New(server.Config{}, exec, auth.New(auth.Config{}), ing).Handler())
+	defer be.Close()
+	exec, _ := graphql.New(graphql.Config{}, analytics.NewCatalogue(), be)
+	hs := httptest.NewServer(server.New(server.Config{}, exec, auth.New(auth.Config{}), be).Handler())
 	defer hs.Close()
 	// Bodies are made before timing starts; run with -benchtime=20x or
 	// less so that every batch inserts new sessions.
@@ -87,7 +57,7 @@ func BenchmarkIngestPostgres(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	exec, _ := graphql.New(graphql.Config{}, store)
+	exec, _ := graphql.New(graphql.Config{}, analytics.NewCatalogue(), store)
 	hs := httptest.NewServer(server.New(server.Config{}, exec, auth.New(auth.Config{}), store).Handler())
 	defer hs.Close()
 	bodies := ingestBodies(20, 10000)
@@ -115,20 +85,4 @@ func ingestBodies(batches, batch int) []string {
 		bodies = append(bodies, body.String())
 	}
 	return bodies
-}
-
-// benchDatabase creates a database in the shared cluster for a benchmark.
-func benchDatabase(b *testing.B, name string) string {
-	b.Helper()
-	srv := pgtest.Shared(b)
-	conn, err := pgx.Connect(b.Context(), srv.URL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(b.Context())
-	conn.Exec(b.Context(), "DROP DATABASE IF EXISTS "+name)
-	if _, err := conn.Exec(b.Context(), "CREATE DATABASE "+name); err != nil {
-		b.Fatal(err)
-	}
-	return strings.Replace(srv.URL, "/postgres?", "/"+name+"?", 1)
 }

@@ -49,6 +49,8 @@ func cliReference() string {
 	return b.String()
 }
 
+var update = flag.Bool("update", false, "rewrite docs/cli.md")
+
 func TestCLIReference(t *testing.T) {
 	got := cliReference()
 	if *update {

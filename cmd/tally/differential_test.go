@@ -5,31 +5,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/servertest"
 )
 
 // The differential test: one generated data set loaded into Tally over
 // HTTP and into PostgreSQL with ../shared/reference.sql; hundreds of random
 // queries through /v1/graphql and through the reference function; every
 // answer must be identical.
-
-func testSeed(t *testing.T) int64 {
-	t.Helper()
-	s := time.Now().UnixNano()
-	if v := os.Getenv("TALLY_SEED"); v != "" {
-		fmt.Sscan(v, &s)
-	}
-	t.Logf("seed %d (set TALLY_SEED to repeat)", s)
-	return s
-}
 
 // dataset is the generated world: dimension values per account and the
 // records in the order they are sent (including re-sends).
@@ -189,7 +179,7 @@ func mustTS(s string) int64 {
 }
 
 // loadTally sends every batch over HTTP, in varied encodings.
-func loadTally(t *testing.T, s *tallyServer, r *rand.Rand, d *dataset) {
+func loadTally(t *testing.T, s *servertest.Server, r *rand.Rand, d *dataset) {
 	t.Helper()
 	for _, batch := range d.sends {
 		var body []byte
@@ -205,10 +195,10 @@ func loadTally(t *testing.T, s *tallyServer, r *rand.Rand, d *dataset) {
 			h["Content-Type"] = "application/x-ndjson"
 		}
 		if r.Intn(3) == 0 {
-			body = gz(t, body)
+			body = servertest.Gzip(body)
 			h["Content-Encoding"] = "gzip"
 		}
-		code, resp := post(t, s.URL+"/v1/sessions", h, body)
+		code, resp := s.Post(t, "/v1/sessions", h, body)
 		if code != 200 {
 			t.Fatalf("ingest: %d %s", code, resp)
 		}
@@ -524,9 +514,9 @@ func (q refQuery) postgres(t *testing.T, conn *pgx.Conn) []refRow {
 }
 
 // connectNew creates a database and connects to it.
-func connectNew(t *testing.T, name string) *pgx.Conn {
+func connectNew(t *testing.T) *pgx.Conn {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), newDatabase(t, name))
+	conn, err := pgx.Connect(context.Background(), pgtest.NewDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,21 +525,21 @@ func connectNew(t *testing.T, name string) *pgx.Conn {
 }
 
 func TestDifferentialAgainstReference(t *testing.T) {
-	r := rand.New(rand.NewSource(testSeed(t)))
+	r := rand.New(rand.NewSource(servertest.Seed(t)))
 	ctx := context.Background()
-	dbConn := connectNew(t, "diff_engine")
+	dbConn := connectNew(t)
 
 	d := genDataset(r, 30000)
 	// Three engines over the same data: one fed live with its changes in
 	// deltas, one fed live with frequent compactions, and one rebuilt
 	// from the store at start (the main segment).
-	live := startTally(t, harnessOpts{})
+	live := servertest.Start(t, servertest.Options{})
 	loadTally(t, live, r, d)
-	compacting := startTally(t, harnessOpts{compactRows: 500})
+	compacting := servertest.Start(t, servertest.Options{CompactRows: 500})
 	loadTally(t, compacting, r, d)
-	restarted := startTally(t, harnessOpts{dir: live.dir})
+	restarted := servertest.Start(t, servertest.Options{Dir: live.Dir})
 	// And the PostgreSQL backend, fed over HTTP like the others.
-	onPostgres := startTally(t, harnessOpts{databaseURL: newDatabase(t, "diff_backend")})
+	onPostgres := servertest.Start(t, servertest.Options{DatabaseURL: pgtest.NewDatabase(t)})
 	loadTally(t, onPostgres, r, d)
 	loadPostgres(t, dbConn, d)
 
@@ -557,9 +547,9 @@ func TestDifferentialAgainstReference(t *testing.T) {
 	if err := dbConn.QueryRow(ctx, "SELECT count(*) FROM sessions").Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
-	tallies := []*tallyServer{live, compacting, restarted, onPostgres}
+	tallies := []*servertest.Server{live, compacting, restarted, onPostgres}
 	for i, tl := range tallies[:3] {
-		if got := tl.index.Sessions(); got != stored {
+		if got := tl.Embedded.Sessions(); got != stored {
 			t.Fatalf("Tally %d holds %d sessions, PostgreSQL %d", i, got, stored)
 		}
 	}
@@ -570,8 +560,8 @@ func TestDifferentialAgainstReference(t *testing.T) {
 		doc, vars := tallyRequest(q)
 		// Every query goes to one embedded engine (in turn) and to the
 		// PostgreSQL backend: both must match the reference.
-		resp := tallies[i%3].query(t, q.account, doc, vars)
-		if pgResp := onPostgres.query(t, q.account, doc, vars); string(mustJSON(pgResp)) != string(mustJSON(resp)) {
+		resp := tallies[i%3].Query(t, q.account, doc, vars)
+		if pgResp := onPostgres.Query(t, q.account, doc, vars); string(mustJSON(pgResp)) != string(mustJSON(resp)) {
 			failures++
 			t.Errorf("query %d: the backends differ\n%s\nvariables %s\nembedded   %s\nPostgreSQL %s", i, doc, mustJSON(vars), mustJSON(resp), mustJSON(pgResp))
 		}

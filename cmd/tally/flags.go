@@ -8,6 +8,9 @@ import (
 	"time"
 )
 
+// defaultDataDir is --data-dir when it is not given.
+const defaultDataDir = "./tally-data"
+
 // envFlags registers flags that fall back to TALLY_* environment variables.
 type envFlags struct {
 	fs     *flag.FlagSet

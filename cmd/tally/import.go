@@ -1,12 +1,7 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/csv"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -36,7 +31,7 @@ func importFlags(stderr io.Writer, getenv func(string) string) importFlagSet {
 	return importFlagSet{
 		fs:      fs,
 		ef:      ef,
-		dataDir: ef.String("data-dir", "./tally-data", "directory of the embedded store (stop the server first)"),
+		dataDir: ef.String("data-dir", defaultDataDir, "directory of the embedded store (stop the server first)"),
 		account: ef.String("account", "", "account UUID for records without account_id"),
 		format:  fs.String("format", "", "ndjson or csv (default: from the file name; .csv is CSV)"),
 	}
@@ -68,12 +63,12 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	path := fs.Arg(0)
 	if *format == "" {
-		*format = "ndjson"
+		*format = ingest.FormatNDJSON
 		if strings.HasSuffix(strings.ToLower(path), ".csv") {
-			*format = "csv"
+			*format = ingest.FormatCSV
 		}
 	}
-	if *format != "ndjson" && *format != "csv" {
+	if *format != ingest.FormatNDJSON && *format != ingest.FormatCSV {
 		ef.errs = append(ef.errs, fmt.Sprintf("--format %q: use ndjson or csv", *format))
 	}
 	if len(ef.errs) > 0 {
@@ -88,7 +83,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 			return err
 		}
 		defer f.Close()
-		return readBatches(f, *format, account, fn)
+		return ingest.ReadBatches(f, *format, account, importBatch, fn)
 	}
 	// Pass 1: validate everything, count.
 	total := 0
@@ -121,116 +116,4 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	bar.done()
 	fmt.Fprintf(stdout, "imported %d sessions (%d ignored as older than the stored ones) into %s\n", accepted, ignored, store.Path())
 	return exitOK
-}
-
-// readBatches decodes the file in batches of importBatch records through
-// the same validation as POST /v1/sessions. Problems are reported with
-// their line (NDJSON) or row (CSV) number.
-func readBatches(r io.Reader, format string, account pgtext.NullUUID, fn func([]session.Record) error) error {
-	var next func() ([]byte, error)
-	switch format {
-	case "csv":
-		cr := csv.NewReader(bufio.NewReader(r))
-		header, err := cr.Read()
-		if err != nil {
-			return fmt.Errorf("reading the CSV header: %w", err)
-		}
-		next = func() ([]byte, error) {
-			row, err := cr.Read()
-			if err != nil {
-				return nil, err
-			}
-			return csvRecord(header, row)
-		}
-	default:
-		sc := bufio.NewScanner(r)
-		sc.Buffer(make([]byte, 1<<20), 16<<20)
-		next = func() ([]byte, error) {
-			for sc.Scan() {
-				line := bytes.TrimSpace(sc.Bytes())
-				if len(line) > 0 {
-					return append([]byte(nil), line...), nil
-				}
-			}
-			if err := sc.Err(); err != nil {
-				return nil, err
-			}
-			return nil, io.EOF
-		}
-	}
-	line := 0
-	for {
-		var buf bytes.Buffer
-		first := line
-		n := 0
-		for n < importBatch {
-			rec, err := next()
-			if err == io.EOF {
-				break
-			}
-			line++
-			if err != nil {
-				return fmt.Errorf("record %d: %w", line, err)
-			}
-			buf.Write(rec)
-			buf.WriteByte('\n')
-			n++
-		}
-		if n == 0 {
-			return nil
-		}
-		recs, err := ingest.Decode(&buf, account, ingest.Config{MaxRecords: importBatch})
-		if err != nil {
-			var be *ingest.BatchError
-			if errors.As(err, &be) {
-				var b strings.Builder
-				for _, p := range be.Problems {
-					fmt.Fprintf(&b, "\n  record %d: %s: %s", first+p.Index+1, p.Field, p.Reason)
-				}
-				return fmt.Errorf("invalid records:%s", b.String())
-			}
-			return err
-		}
-		if err := fn(recs); err != nil {
-			return err
-		}
-	}
-}
-
-// csvRecord turns a CSV row into the JSON object ingest reads.
-func csvRecord(header, row []string) ([]byte, error) {
-	obj := map[string]any{}
-	for i, name := range header {
-		if i >= len(row) || row[i] == "" {
-			continue
-		}
-		v := row[i]
-		switch name {
-		case "brain_version":
-			obj[name] = json.Number(v)
-		case "is_test":
-			obj[name] = strings.EqualFold(v, "true") || v == "1" || strings.EqualFold(v, "t")
-		case "agent_ids":
-			var ids []string
-			if strings.HasPrefix(v, "[") {
-				if err := json.Unmarshal([]byte(v), &ids); err != nil {
-					return nil, fmt.Errorf("agent_ids: %w", err)
-				}
-			} else {
-				els, err := pgtext.ParseArray(v)
-				if err != nil {
-					return nil, fmt.Errorf("agent_ids: %w", err)
-				}
-				for _, e := range els {
-					if e != nil {
-						ids = append(ids, *e)
-					}
-				}
-			}
-			obj[name] = ids
-		default:
-			obj[name] = v
-		}
-	}
-	return json.Marshal(obj)
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tally-server/tally/internal/servertest"
 )
 
 func TestImportNDJSONAndCSV(t *testing.T) {
@@ -32,12 +34,12 @@ func TestImportNDJSONAndCSV(t *testing.T) {
 	if !strings.Contains(errb.String(), "record 2: desk_id") || !strings.Contains(errb.String(), "nothing was written") {
 		t.Errorf("bad import stderr: %s", errb.String())
 	}
-	s := startTally(t, harnessOpts{dir: data})
-	r := s.query(t, acct, `{ r: open_closed_sessions_interval_counts_v2(args: {start_time: "2024-01-08", end_time: "2024-01-08"}) { open_sessions closed_sessions } }`, nil)
+	s := servertest.Start(t, servertest.Options{Dir: data})
+	r := s.Query(t, acct, `{ r: open_closed_sessions_interval_counts_v2(args: {start_time: "2024-01-08", end_time: "2024-01-08"}) { open_sessions closed_sessions } }`, nil)
 	if got := string(r.Data["r"]); got != `[{"open_sessions":2,"closed_sessions":2}]` {
 		t.Fatalf("after import: %s", got)
 	}
-	r = s.query(t, acct, `{ r: open_closed_sessions_interval_counts_v2(args: {start_time: "2024-01-08", end_time: "2024-01-08", agent_ids: "{y}", brain_versions: "{3}"}) { open_sessions closed_sessions } }`, nil)
+	r = s.Query(t, acct, `{ r: open_closed_sessions_interval_counts_v2(args: {start_time: "2024-01-08", end_time: "2024-01-08", agent_ids: "{y}", brain_versions: "{3}"}) { open_sessions closed_sessions } }`, nil)
 	if got := string(r.Data["r"]); got != `[{"open_sessions":1,"closed_sessions":0}]` {
 		t.Fatalf("CSV array and number columns: %s", got)
 	}

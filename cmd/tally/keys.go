@@ -45,7 +45,7 @@ func keysFlags(sub string, stderr io.Writer, getenv func(string) string) keysFla
 	k := keysFlagSet{
 		fs:          fs,
 		ef:          ef,
-		dataDir:     ef.String("data-dir", "./tally-data", "directory of the embedded store"),
+		dataDir:     ef.String("data-dir", defaultDataDir, "directory of the embedded store"),
 		server:      ef.String("server", "", "URL of a running Tally to manage keys on instead of --data-dir"),
 		adminSecret: ef.String("admin-secret", "", "the server's admin secret, with --server"),
 	}

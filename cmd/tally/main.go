@@ -8,8 +8,11 @@
 //	tally migrate update a PostgreSQL database's schema
 //	tally version print the version
 //
-// Only this package reads flags, the environment and signals, and wires
-// the store, the engine and the server together.
+// Only this package reads flags, the environment and signals. It holds
+// flags, wiring and the subcommands: serve wires a backend (the embedded
+// one, or the PostgreSQL store), the GraphQL executor, authentication and
+// the HTTP server together; everything else lives in internal/ (see
+// docs/architecture.md).
 package main
 
 import (

@@ -8,8 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tally-server/tally/internal/analytics"
+	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
-	"github.com/tally-server/tally/internal/session"
 	"github.com/tally-server/tally/internal/store/postgres"
 )
 
@@ -21,7 +22,7 @@ import (
 func BenchmarkPostgresCount(b *testing.B) {
 	const accounts, perAccount = 10, 900_000
 
-	url := benchDatabase(b, "bench_count")
+	url := pgtest.NewDatabase(b)
 	ctx := context.Background()
 	store, err := postgres.Open(ctx, postgres.Config{URL: url})
 	if err != nil {
@@ -77,12 +78,12 @@ func BenchmarkPostgresCount(b *testing.B) {
 	desk, _ := pgtext.ParseUUID("de030000-0000-0000-0000-000000000000")
 	queries := []struct {
 		name string
-		q    session.Query
+		q    analytics.IntervalQuery
 	}{
-		{"desk_10days_daily", session.Query{StartMicros: mustTS("2024-03-01"), EndMicros: mustTS("2024-03-10"), Span: pgtext.Interval{Days: 1},
-			DeskIDs: session.UUIDSet{Active: true, Values: []pgtext.UUID{desk}}}},
-		{"year_daily", session.Query{StartMicros: year, EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1}}},
-		{"year_monthly", session.Query{StartMicros: year, EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Months: 1}}},
+		{"desk_10days_daily", analytics.IntervalQuery{StartMicros: mustTS("2024-03-01"), EndMicros: mustTS("2024-03-10"), Span: pgtext.Interval{Days: 1},
+			DeskIDs: analytics.UUIDSet{Active: true, Values: []pgtext.UUID{desk}}}},
+		{"year_daily", analytics.IntervalQuery{StartMicros: year, EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1}}},
+		{"year_monthly", analytics.IntervalQuery{StartMicros: year, EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Months: 1}}},
 	}
 	for _, c := range queries {
 		q := c.q
@@ -90,7 +91,7 @@ func BenchmarkPostgresCount(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run("tally/"+c.name, func(b *testing.B) {
-			dst := make([]session.Counts, len(q.Bounds)-1)
+			dst := make([]analytics.Counts, len(q.Bounds)-1)
 			for b.Loop() {
 				clear(dst)
 				if _, err := store.Count(ctx, account, &q, dst); err != nil {

@@ -12,43 +12,44 @@ import (
 	"time"
 
 	"github.com/tally-server/tally/internal/pgtest"
+	"github.com/tally-server/tally/internal/servertest"
 )
 
 // TestTwoReplicasOneDatabase: two real tally processes on one PostgreSQL
 // database; a write acknowledged by one is visible in the very next query
 // to the other, and keys made through one work on the other.
 func TestTwoReplicasOneDatabase(t *testing.T) {
-	url := newDatabase(t, "replicas")
+	url := pgtest.NewDatabase(t)
 	a := startProc(t, "serve", "--listen", "127.0.0.1:0", "--database-url", url, "--admin-secret", "s3cret", "--log-level", "warn")
 	b := startProc(t, "serve", "--listen", "127.0.0.1:0", "--database-url", url, "--admin-secret", "s3cret", "--log-level", "warn")
-	ta := &tallyServer{URL: a.URL, secret: "s3cret"}
-	tb := &tallyServer{URL: b.URL, secret: "s3cret"}
+	ta := &servertest.Server{URL: a.URL, Secret: "s3cret"}
+	tb := &servertest.Server{URL: b.URL, Secret: "s3cret"}
 	for i := 1; i <= 20; i++ {
 		writer, reader := ta, tb
 		if i%2 == 0 {
 			writer, reader = tb, ta
 		}
-		code, body := post(t, writer.URL+"/v1/sessions", map[string]string{"X-Admin-Secret": "s3cret"}, []byte(rec(fmt.Sprintf("r%d", i), "")))
+		code, body := writer.Post(t, "/v1/sessions", map[string]string{"X-Admin-Secret": "s3cret"}, []byte(rec(fmt.Sprintf("r%d", i), "")))
 		if code != 200 {
 			t.Fatalf("write %d: %d %s", i, code, body)
 		}
-		got := reader.query(t, acct, countQuery, nil)
+		got := reader.Query(t, acct, countQuery, nil)
 		if want := fmt.Sprintf(`[{"open_sessions":%d}]`, i); string(got.Data["r"]) != want {
 			t.Fatalf("after write %d through one replica the other answers %s, want %s", i, got.Data["r"], want)
 		}
 	}
-	k := ta.createKey(t, acct, "read")
-	code, body := tb.do(t, "POST", "/v1/graphql", map[string]string{"Authorization": "apikey " + k.Key, "X-Moveo-Account-Id": acct}, mustJSON(map[string]any{"query": countQuery}))
+	k := ta.CreateKey(t, acct, "read")
+	code, body := tb.Do(t, "POST", "/v1/graphql", map[string]string{"Authorization": "apikey " + k.Key, "X-Moveo-Account-Id": acct}, mustJSON(map[string]any{"query": countQuery}))
 	if code != 200 || !strings.Contains(string(body), `"open_sessions":20`) {
 		t.Fatalf("a key created on one replica, used on the other: %s", body)
 	}
-	if code, _ := tb.do(t, "DELETE", "/v1/admin/keys/"+k.ID, map[string]string{"X-Admin-Secret": "s3cret"}, nil); code != 200 {
+	if code, _ := tb.Do(t, "DELETE", "/v1/admin/keys/"+k.ID, map[string]string{"X-Admin-Secret": "s3cret"}, nil); code != 200 {
 		t.Fatalf("revoke on the other replica: %d", code)
 	}
 	// A replica trusts a cached key for up to a second (docs/auth.md).
 	deadline := time.Now().Add(3 * time.Second)
 	for {
-		_, body = ta.do(t, "POST", "/v1/graphql", map[string]string{"Authorization": "apikey " + k.Key, "X-Moveo-Account-Id": acct}, mustJSON(map[string]any{"query": countQuery}))
+		_, body = ta.Do(t, "POST", "/v1/graphql", map[string]string{"Authorization": "apikey " + k.Key, "X-Moveo-Account-Id": acct}, mustJSON(map[string]any{"query": countQuery}))
 		if strings.Contains(string(body), "access-denied") {
 			break
 		}
@@ -67,7 +68,7 @@ func TestTwoReplicasOneDatabase(t *testing.T) {
 func TestPostgresStopAndRestart(t *testing.T) {
 	pg := pgtest.Start(t) // its own cluster: this test stops it
 	p := startProc(t, "serve", "--listen", "127.0.0.1:0", "--database-url", pg.URL, "--log-level", "error")
-	s := &tallyServer{URL: p.URL}
+	s := &servertest.Server{URL: p.URL}
 
 	var (
 		acked   atomic.Int64
@@ -127,7 +128,7 @@ func TestPostgresStopAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor("/healthz to report the outage", func() bool { return health() != 200 })
-	r := s.query(t, acct, countQuery, nil)
+	r := s.Query(t, acct, countQuery, nil)
 	if len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, "database is unreachable") || r.Data != nil {
 		t.Fatalf("query during the outage: %+v", r)
 	}
@@ -142,7 +143,7 @@ func TestPostgresStopAndRestart(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	// Every acknowledged write is stored.
-	r = s.query(t, acct, `{ r: open_closed_sessions_interval_counts_v2(args: {start_time: "2024-01-09", end_time: "2024-01-09"}) { open_sessions } }`, nil)
+	r = s.Query(t, acct, `{ r: open_closed_sessions_interval_counts_v2(args: {start_time: "2024-01-09", end_time: "2024-01-09"}) { open_sessions } }`, nil)
 	var rows []struct {
 		Open int64 `json:"open_sessions"`
 	}

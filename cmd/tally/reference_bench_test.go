@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
@@ -57,11 +58,11 @@ func BenchmarkEngineVsReference(b *testing.B) {
 
 	queries := []struct {
 		name string
-		q    session.Query
+		q    analytics.IntervalQuery
 	}{
-		{"desk_10days_daily", session.Query{StartMicros: mustTS("2024-03-01"), EndMicros: mustTS("2024-03-10"), Span: pgtext.Interval{Days: 1},
-			DeskIDs: session.UUIDSet{Active: true, Values: desks[:1]}}},
-		{"year_daily", session.Query{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1}}},
+		{"desk_10days_daily", analytics.IntervalQuery{StartMicros: mustTS("2024-03-01"), EndMicros: mustTS("2024-03-10"), Span: pgtext.Interval{Days: 1},
+			DeskIDs: analytics.UUIDSet{Active: true, Values: desks[:1]}}},
+		{"year_daily", analytics.IntervalQuery{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1}}},
 	}
 	for _, c := range queries {
 		q := c.q
@@ -69,7 +70,7 @@ func BenchmarkEngineVsReference(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run("engine/"+c.name, func(b *testing.B) {
-			dst := make([]session.Counts, len(q.Bounds)-1)
+			dst := make([]analytics.Counts, len(q.Bounds)-1)
 			for b.Loop() {
 				clear(dst)
 				ix.Count(context.Background(), account, &q, dst)

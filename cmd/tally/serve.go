@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,18 +10,17 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/demo"
-	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/server"
-	"github.com/tally-server/tally/internal/session"
+	"github.com/tally-server/tally/internal/store/postgres"
 	"github.com/tally-server/tally/internal/store/sqlite"
 )
 
@@ -46,27 +44,30 @@ func newServeFlags(name string, stderr io.Writer, getenv func(string) string, is
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ef := &envFlags{fs: fs, getenv: getenv}
-	dataDir := "./tally-data"
+	dataDir := defaultDataDir
 	if isDemo {
 		dataDir = "./tally-demo"
 	}
+	// Each default is the one its package defines.
+	srv := server.Config{}.WithDefaults()
 	f := &serveFlags{
 		listen:         ef.String("listen", "127.0.0.1:8080", "address to listen on; without --admin-secret keep it on loopback"),
 		dataDir:        ef.String("data-dir", dataDir, "directory of the embedded store"),
 		adminSecret:    ef.String("admin-secret", "", "operator secret required as X-Admin-Secret; empty runs open (development mode)"),
-		maxBuckets:     ef.Int("max-buckets", 10000, "most buckets one query may return"),
-		maxQueryBytes:  ef.Int64("max-query-bytes", 1<<20, "largest /v1/graphql request body"),
-		maxIngestBytes: ef.Int64("max-ingest-bytes", 64<<20, "largest /v1/sessions request body, after decompression"),
-		queryTimeout:   ef.Duration("query-timeout", 30*time.Second, "longest a GraphQL request may run"),
+		maxBuckets:     ef.Int("max-buckets", analytics.Limits{}.WithDefaults().MaxBuckets, "most buckets one query may return"),
+		maxQueryBytes:  ef.Int64("max-query-bytes", srv.MaxQueryBytes, "largest /v1/graphql request body"),
+		maxIngestBytes: ef.Int64("max-ingest-bytes", srv.MaxIngestBytes, "largest /v1/sessions request body, after decompression"),
+		queryTimeout:   ef.Duration("query-timeout", srv.QueryTimeout, "longest a GraphQL request may run"),
 		logLevel:       ef.String("log-level", "info", "debug, info, warn or error"),
 	}
 	if !isDemo {
 		f.databaseURL = ef.String("database-url", "", "PostgreSQL URL (postgres://user:pass@host/db): keep sessions and keys there instead of --data-dir, so replicas can share them")
-		f.poolSize = ef.Int("db-pool-size", 10, "most PostgreSQL connections this replica opens, with --database-url")
+		f.poolSize = ef.Int("db-pool-size", postgres.Config{}.WithDefaults().PoolSize, "most PostgreSQL connections this replica opens, with --database-url")
 	}
 	if isDemo {
-		f.demoDays = ef.Int("demo-days", 90, "days of demo data, ending today")
-		f.demoPerDay = ef.Int("demo-per-day", 3000, "average demo sessions per weekday")
+		d := demo.Config{}.WithDefaults()
+		f.demoDays = ef.Int("demo-days", d.Days, "days of demo data, ending today")
+		f.demoPerDay = ef.Int("demo-per-day", d.PerDay, "average demo sessions per weekday")
 	}
 	return fs, f, ef
 }
@@ -101,34 +102,6 @@ func (f *serveFlags) validate() []string {
 	return errs
 }
 
-// embedded is the Ingester of the embedded mode: the store makes a batch
-// durable, then the engine applies exactly the changes the store made. mu
-// keeps the engine's order of changes equal to the store's.
-type embedded struct {
-	mu    sync.Mutex
-	store *sqlite.Store
-	index *engine.Index
-}
-
-func (e *embedded) Ingest(ctx context.Context, recs []session.Record) (int, int, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	changes, ignored, err := e.store.Upsert(ctx, recs)
-	if err != nil {
-		return 0, 0, err
-	}
-	e.index.Apply(changes)
-	return len(changes), ignored, nil
-}
-
-// The engine is the Counter of the embedded mode; the SQLite store keeps
-// the keys.
-var (
-	_ graphql.Counter   = (*engine.Index)(nil)
-	_ auth.KeyStore     = (*sqlite.Store)(nil)
-	_ server.KeyManager = (*sqlite.Store)(nil)
-)
-
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, isDemo bool) int {
 	name := "serve"
 	if isDemo {
@@ -152,18 +125,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 
 	var (
-		be   *backend
+		be   *opened
 		data demo.Dataset
 		err  error
 	)
 	if isDemo {
 		cfg := demo.Config{Seed: 1, Days: *f.demoDays, PerDay: *f.demoPerDay, EndMicros: time.Now().UnixMicro()}
 		data = demo.Describe(cfg)
-		be, err = openEmbedded(ctx, *f.dataDir, log, func(store *sqlite.Store) error {
-			n, err := store.Count(ctx)
-			if err != nil || n > 0 {
-				return err
-			}
+		be, err = openEmbedded(ctx, *f.dataDir, log, func(ctx context.Context, store *sqlite.Store) error {
 			return loadDemo(ctx, store, cfg, stderr)
 		})
 	} else if *f.databaseURL != "" {
@@ -179,12 +148,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	exec, err := graphql.New(graphql.Config{MaxBuckets: *f.maxBuckets, Logger: log}, be.counter)
+	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: *f.maxBuckets}, Logger: log}, analytics.NewCatalogue(), be)
 	if err != nil {
 		log.Error("cannot build the GraphQL schema", "err", err)
 		return exitFailure
 	}
-	authn := auth.New(auth.Config{AdminSecret: *f.adminSecret, Keys: be.keys, Logger: log})
+	authn := auth.New(auth.Config{AdminSecret: *f.adminSecret, Keys: be, Logger: log})
+	// Deferred after be.close, so it runs first: the writes of a key's
+	// last use stop before the store closes.
+	defer authn.Close()
 	scfg := server.Config{
 		MaxQueryBytes:  *f.maxQueryBytes,
 		MaxIngestBytes: *f.maxIngestBytes,
@@ -193,13 +165,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Logger:         log,
 		Registry:       reg,
 		Sessions:       be.sessions,
-		Keys:           be.keys,
-		Health:         be.health,
+		Keys:           be,
+		Health:         be.Health,
 	}
 	if isDemo {
 		scfg.Console = consoleDefaults(data)
 	}
-	srv := server.New(scfg, exec, authn, be.ingester)
+	srv := server.New(scfg, exec, authn, be)
 
 	ln, err := net.Listen("tcp", *f.listen)
 	if err != nil {
@@ -248,92 +220,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// loadIndex rebuilds the engine from the store, logging progress.
-func loadIndex(ctx context.Context, store *sqlite.Store, index *engine.Index, log *slog.Logger) error {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	start := time.Now()
-	total, err := store.Count(ctx)
-	if err != nil {
-		return err
-	}
-	log.Info("loading sessions into memory", "sessions", total)
-	loader := index.NewLoader()
-	n := 0
-	err = store.Scan(ctx, func(r *session.Record) error {
-		loader.Add(r)
-		n++
-		if n%1_000_000 == 0 {
-			log.Info("loading sessions", "done", n, "of", total)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	loader.Finish()
-	log.Info("sessions loaded", "sessions", n, "took", time.Since(start).Round(time.Millisecond))
-	return nil
-}
-
-func loadDemo(ctx context.Context, store *sqlite.Store, cfg demo.Config, stderr io.Writer) error {
-	expected := cfg.Days * cfg.PerDay * 5 / 6 // weekends are quieter
-	bar := newProgress(stderr, "creating demo data", expected)
-	batch := make([]session.Record, 0, 10000)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if _, _, err := store.Upsert(ctx, batch); err != nil {
-			return err
-		}
-		bar.add(len(batch))
-		batch = batch[:0]
-		return nil
-	}
-	_, err := demo.Generate(cfg, func(r *session.Record) error {
-		batch = append(batch, *r)
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := flush(); err != nil {
-		return err
-	}
-	bar.done()
-	return nil
-}
-
-func demoVariables(d demo.Dataset) map[string]any {
-	today := time.Now().UTC()
-	return map[string]any{
-		"deskIds":        "{" + d.Desks[0].ID.String() + "}",
-		"startDate":      today.AddDate(0, 0, -9).Format("2006-01-02"),
-		"endDate":        today.Format("2006-01-02"),
-		"intervalInDays": "1 day",
-	}
-}
-
-func consoleDefaults(d demo.Dataset) server.ConsoleConfig {
-	return server.ConsoleConfig{
-		Variables: demoVariables(d),
-		Headers:   map[string]string{"X-Moveo-Account-Id": d.Account.String()},
-	}
-}
-
-func printDemoHelp(w io.Writer, addr string, d demo.Dataset) {
-	body, _ := json.Marshal(map[string]any{"query": server.SpecQuery, "variables": demoVariables(d)})
-	fmt.Fprintf(w, "\nDemo account %s, desks:", d.Account)
-	for _, desk := range d.Desks {
-		fmt.Fprintf(w, " %s (%s)", desk.Name, desk.ID)
-	}
-	fmt.Fprintf(w, "\n\nConsole: http://%s/console\n\nTry the SPEC query:\n\n", addr)
-	fmt.Fprintf(w, "curl -s http://%s/v1/graphql -H 'Content-Type: application/json' -H 'X-Moveo-Account-Id: %s' -d '%s'\n\n", addr, d.Account, body)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/servertest"
 )
 
 // The differential test of Hasura's table arguments: random where,
@@ -247,10 +248,10 @@ const aggSQL = `SELECT count(*), count(DISTINCT open_sessions), count((open_sess
   var_pop(open_sessions)::float8, var_samp(closed_sessions)::float8, variance(open_sessions)::float8 FROM (%s) s`
 
 func TestDifferentialTableArguments(t *testing.T) {
-	r := rand.New(rand.NewSource(testSeed(t)))
-	db := connectNew(t, "diff_table_args")
+	r := rand.New(rand.NewSource(servertest.Seed(t)))
+	db := connectNew(t)
 	d := genDataset(r, 8000)
-	tally := startTally(t, harnessOpts{})
+	tally := servertest.Start(t, servertest.Options{})
 	loadTally(t, tally, r, d)
 	loadPostgres(t, db, d)
 
@@ -280,7 +281,7 @@ func TestDifferentialTableArguments(t *testing.T) {
 		} else {
 			doc = "{ r: open_closed_sessions_interval_counts_v2(" + fnArgs + ") { per_interval open_sessions closed_sessions } }"
 		}
-		resp := tally.query(t, account, doc, nil)
+		resp := tally.Query(t, account, doc, nil)
 		if len(resp.Errors) > 0 {
 			failures++
 			t.Errorf("query %d: Tally error %+v\n%s", i, resp.Errors[0], doc)
@@ -288,7 +289,7 @@ func TestDifferentialTableArguments(t *testing.T) {
 		}
 		wantRows := pgRows(t, db, rowsSQL)
 		if !spec.aggregate {
-			if g, w := compact(resp.Data["r"]), mustJSON(wantRows); string(g) != string(w) {
+			if g, w := servertest.Compact(resp.Data["r"]), mustJSON(wantRows); string(g) != string(w) {
 				failures++
 				t.Errorf("query %d differs\n%s\nSQL %s\nTally      %s\nPostgreSQL %s", i, doc, rowsSQL, g, w)
 			}

@@ -76,7 +76,8 @@ type KeyStore interface {
 	TouchKey(ctx context.Context, id string, at time.Time) error
 }
 
-// Config configures the Authenticator.
+// Config configures the Authenticator. Zero values take the defaults
+// (WithDefaults).
 type Config struct {
 	// AdminSecret, when set, is required (or a valid key) on every
 	// request. Empty means development mode.
@@ -102,6 +103,14 @@ type Authenticator struct {
 
 	mu    sync.RWMutex // guards cache
 	cache map[string]*cached
+
+	// The writes of last_used_at run in goroutines the Authenticator
+	// owns: touchCtx ends them and touches waits for them (Close).
+	touchMu     sync.Mutex // guards closed and touches.Add
+	closed      bool
+	touches     sync.WaitGroup
+	touchCtx    context.Context
+	touchCancel context.CancelFunc
 }
 
 type cached struct {
@@ -111,25 +120,43 @@ type cached struct {
 	touched time.Time  // last time last_used_at was written or found recent
 }
 
+// WithDefaults returns c with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	if c.CacheTTL <= 0 {
+		c.CacheTTL = time.Second
+	}
+	if c.TouchEvery <= 0 {
+		c.TouchEvery = time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
 // New builds an Authenticator.
 func New(cfg Config) *Authenticator {
-	if cfg.CacheTTL <= 0 {
-		cfg.CacheTTL = time.Second
-	}
-	if cfg.TouchEvery <= 0 {
-		cfg.TouchEvery = time.Minute
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg = cfg.WithDefaults()
 	a := &Authenticator{cfg: cfg, open: cfg.AdminSecret == "", cache: map[string]*cached{}}
+	a.touchCtx, a.touchCancel = context.WithCancel(context.Background())
 	if !a.open {
 		a.secretHash = sha256.Sum256([]byte(cfg.AdminSecret))
 	}
 	return a
+}
+
+// Close stops the writes of last_used_at: those in flight are cancelled
+// (the time is best effort) and waited for, and no more start. Call it
+// before closing the KeyStore; Authenticate keeps working afterwards.
+func (a *Authenticator) Close() {
+	a.touchMu.Lock()
+	a.closed = true
+	a.touchMu.Unlock()
+	a.touchCancel()
+	a.touches.Wait()
 }
 
 // Open reports whether the server runs in development mode.
@@ -253,7 +280,7 @@ func (a *Authenticator) lookup(ctx context.Context, id string) (*cached, error) 
 }
 
 // touch writes last_used_at at most once per TouchEvery per key, in the
-// background so the request does not wait for the store.
+// background so the request does not wait for the store, until Close.
 func (a *Authenticator) touch(c *cached) {
 	now := a.cfg.Now()
 	c.mu.Lock()
@@ -265,10 +292,17 @@ func (a *Authenticator) touch(c *cached) {
 	if !due {
 		return
 	}
+	a.touchMu.Lock()
+	defer a.touchMu.Unlock()
+	if a.closed {
+		return
+	}
+	a.touches.Add(1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer a.touches.Done()
+		ctx, cancel := context.WithTimeout(a.touchCtx, 10*time.Second)
 		defer cancel()
-		if err := a.cfg.Keys.TouchKey(ctx, c.key.ID, now); err != nil {
+		if err := a.cfg.Keys.TouchKey(ctx, c.key.ID, now); err != nil && a.touchCtx.Err() == nil {
 			a.cfg.Logger.Warn("auth: could not record key use", "key_id", c.key.ID, "err", err)
 		}
 	}()

@@ -14,13 +14,29 @@ import (
 	"github.com/tally-server/tally/internal/session"
 )
 
-// Config says what to generate. Zero values take the defaults.
+// Config says what to generate. Zero values take the defaults
+// (WithDefaults).
 type Config struct {
 	Seed        int64
 	Days        int   // default 90
 	PerDay      int   // average sessions per weekday, default 3000
 	EndMicros   int64 // generation stops here ("now"); required
 	AccountSeed int64 // default 1: the demo account id derives from it
+}
+
+// WithDefaults returns c with every unset field at its default: 90 days
+// of about 3000 sessions a weekday, account seed 1.
+func (c Config) WithDefaults() Config {
+	if c.Days <= 0 {
+		c.Days = 90
+	}
+	if c.PerDay <= 0 {
+		c.PerDay = 3000
+	}
+	if c.AccountSeed == 0 {
+		c.AccountSeed = 1
+	}
+	return c
 }
 
 // Desk is a named demo desk.
@@ -50,11 +66,7 @@ func uuidFrom(r *rand.Rand) pgtext.UUID {
 // Describe returns the account, desks and other dimensions the data set
 // uses, without generating sessions.
 func Describe(cfg Config) Dataset {
-	seed := cfg.AccountSeed
-	if seed == 0 {
-		seed = 1
-	}
-	r := rand.New(rand.NewSource(seed))
+	r := rand.New(rand.NewSource(cfg.WithDefaults().AccountSeed))
 	d := Dataset{Account: uuidFrom(r)}
 	for _, name := range []string{"Support", "Sales", "Billing", "Onboarding"} {
 		d.Desks = append(d.Desks, Desk{ID: uuidFrom(r), Name: name})
@@ -78,12 +90,7 @@ var hourWeight = [24]float64{0.2, 0.15, 0.1, 0.1, 0.15, 0.3, 0.6, 1.0, 1.5, 1.9,
 // Generate calls emit for every session, day by day, and returns
 // how many it generated.
 func Generate(cfg Config, emit func(*session.Record) error) (int, error) {
-	if cfg.Days <= 0 {
-		cfg.Days = 90
-	}
-	if cfg.PerDay <= 0 {
-		cfg.PerDay = 3000
-	}
+	cfg = cfg.WithDefaults()
 	d := Describe(cfg)
 	r := rand.New(rand.NewSource(cfg.Seed + 7))
 	var hourSum float64

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/session"
 )
@@ -71,9 +72,9 @@ func (w *world) record(r *rand.Rand, i int, span int64) session.Record {
 
 // naiveCount is the semantics of SPEC section 2 written as plainly as
 // possible, to check the engine against on random data.
-func naiveCount(recs []session.Record, q *session.Query) []session.Counts {
-	out := make([]session.Counts, len(q.Bounds)-1)
-	inU := func(set session.UUIDSet, v pgtext.NullUUID) bool {
+func naiveCount(recs []session.Record, q *analytics.IntervalQuery) []analytics.Counts {
+	out := make([]analytics.Counts, len(q.Bounds)-1)
+	inU := func(set analytics.UUIDSet, v pgtext.NullUUID) bool {
 		if !set.Active {
 			return true
 		}
@@ -180,7 +181,7 @@ func TestCountMatchesNaive(t *testing.T) {
 			}
 			for i := 0; i < 300; i++ {
 				q := randomQuery(r, w, span)
-				got, err := ix.Count(context.Background(), testAccount, q, make([]session.Counts, len(q.Bounds)-1))
+				got, err := ix.Count(context.Background(), testAccount, q, make([]analytics.Counts, len(q.Bounds)-1))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -193,37 +194,37 @@ func TestCountMatchesNaive(t *testing.T) {
 	}
 }
 
-func randomQuery(r *rand.Rand, w *world, span int64) *session.Query {
+func randomQuery(r *rand.Rand, w *world, span int64) *analytics.IntervalQuery {
 	spans := []pgtext.Interval{{Days: 1}, {Days: 7}, {Micros: 6 * pgtext.MicrosPerHour}, {Months: 1}, {Months: 1, Days: 3}}
-	q := &session.Query{Span: spans[r.Intn(len(spans))]}
+	q := &analytics.IntervalQuery{Span: spans[r.Intn(len(spans))]}
 	q.StartMicros = w.start - pgtext.MicrosPerDay + r.Int63n(span)
 	if r.Intn(2) == 0 {
 		q.StartMicros -= q.StartMicros % pgtext.MicrosPerDay
 	}
 	q.EndMicros = q.StartMicros + r.Int63n(span/2)
 	if r.Intn(3) == 0 {
-		q.DeskIDs = session.UUIDSet{Active: true, Values: []pgtext.UUID{w.desks[r.Intn(len(w.desks))], {9}}}
+		q.DeskIDs = analytics.UUIDSet{Active: true, Values: []pgtext.UUID{w.desks[r.Intn(len(w.desks))], {9}}}
 	}
 	if r.Intn(4) == 0 {
-		q.BrainParentIDs = session.UUIDSet{Active: true, Values: []pgtext.UUID{w.brains[r.Intn(len(w.brains))]}}
+		q.BrainParentIDs = analytics.UUIDSet{Active: true, Values: []pgtext.UUID{w.brains[r.Intn(len(w.brains))]}}
 	}
 	if r.Intn(4) == 0 {
-		q.IntegrationIDs = session.UUIDSet{Active: true}
+		q.IntegrationIDs = analytics.UUIDSet{Active: true}
 		if r.Intn(2) == 0 {
 			q.IntegrationIDs.Values = w.integrations[:2]
 		}
 	}
 	if r.Intn(4) == 0 {
-		q.BrainVersions = session.IntSet{Active: true, Values: []int32{int32(r.Intn(6)), 99}}
+		q.BrainVersions = analytics.IntSet{Active: true, Values: []int32{int32(r.Intn(6)), 99}}
 	}
 	if r.Intn(4) == 0 {
-		q.Channels = session.TextSet{Active: true, Values: []string{w.channels[r.Intn(len(w.channels))]}}
+		q.Channels = analytics.TextSet{Active: true, Values: []string{w.channels[r.Intn(len(w.channels))]}}
 	}
 	if r.Intn(4) == 0 {
-		q.AgentIDs = session.TextSet{Active: true, Values: []string{w.agents[r.Intn(len(w.agents))], w.agents[r.Intn(len(w.agents))]}}
+		q.AgentIDs = analytics.TextSet{Active: true, Values: []string{w.agents[r.Intn(len(w.agents))], w.agents[r.Intn(len(w.agents))]}}
 	}
 	if r.Intn(3) == 0 {
-		q.IsTest = session.BoolFilter{Active: true, Value: r.Intn(2) == 0}
+		q.IsTest = analytics.BoolFilter{Active: true, Value: r.Intn(2) == 0}
 	}
 	if err := q.Plan(100000); err != nil {
 		panic(err)
@@ -246,7 +247,7 @@ func benchIndex(b testing.TB, n int) (*Index, *world) {
 	return ix, w
 }
 
-func planned(b testing.TB, q *session.Query) *session.Query {
+func planned(b testing.TB, q *analytics.IntervalQuery) *analytics.IntervalQuery {
 	if err := q.Plan(10000); err != nil {
 		b.Fatal(err)
 	}
@@ -260,20 +261,20 @@ func BenchmarkCount(b *testing.B) {
 	ctx := context.Background()
 	cases := []struct {
 		name string
-		q    *session.Query
+		q    *analytics.IntervalQuery
 	}{
-		{"desk_10days_daily", &session.Query{StartMicros: mustTS("2024-03-01"), EndMicros: mustTS("2024-03-10"), Span: pgtext.Interval{Days: 1},
-			DeskIDs: session.UUIDSet{Active: true, Values: w.desks[:1]}}},
-		{"all_year_daily", &session.Query{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1}}},
-		{"all_year_monthly", &session.Query{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Months: 1}}},
-		{"year_daily_3_filters", &session.Query{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1},
-			DeskIDs:  session.UUIDSet{Active: true, Values: w.desks[:3]},
-			Channels: session.TextSet{Active: true, Values: []string{"web", "whatsapp"}},
-			IsTest:   session.BoolFilter{Active: true}}},
+		{"desk_10days_daily", &analytics.IntervalQuery{StartMicros: mustTS("2024-03-01"), EndMicros: mustTS("2024-03-10"), Span: pgtext.Interval{Days: 1},
+			DeskIDs: analytics.UUIDSet{Active: true, Values: w.desks[:1]}}},
+		{"all_year_daily", &analytics.IntervalQuery{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1}}},
+		{"all_year_monthly", &analytics.IntervalQuery{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Months: 1}}},
+		{"year_daily_3_filters", &analytics.IntervalQuery{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1},
+			DeskIDs:  analytics.UUIDSet{Active: true, Values: w.desks[:3]},
+			Channels: analytics.TextSet{Active: true, Values: []string{"web", "whatsapp"}},
+			IsTest:   analytics.BoolFilter{Active: true}}},
 	}
 	for _, c := range cases {
 		q := planned(b, c.q)
-		dst := make([]session.Counts, len(q.Bounds)-1)
+		dst := make([]analytics.Counts, len(q.Bounds)-1)
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -288,9 +289,9 @@ func BenchmarkCount(b *testing.B) {
 
 func TestScanDoesNotAllocatePerSession(t *testing.T) {
 	ix, w := benchIndex(t, 200_000)
-	q := planned(t, &session.Query{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1},
-		DeskIDs: session.UUIDSet{Active: true, Values: w.desks[:2]}})
-	dst := make([]session.Counts, len(q.Bounds)-1)
+	q := planned(t, &analytics.IntervalQuery{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1},
+		DeskIDs: analytics.UUIDSet{Active: true, Values: w.desks[:2]}})
+	dst := make([]analytics.Counts, len(q.Bounds)-1)
 	allocs := testing.AllocsPerRun(20, func() {
 		clear(dst)
 		ix.Count(context.Background(), testAccount, q, dst)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/session"
 )
 
@@ -22,26 +22,26 @@ const (
 	CodeTimeout          = "timeout"
 )
 
-// Error is one GraphQL error in Hasura's shape. Field order matters: Hasura
-// sends message before extensions, and path before code.
+// Error is one GraphQL error: Hasura's code, where in the request, and a
+// message that names the input and what is expected. It renders as
+// {"message":...,"extensions":{"path":...,"code":...}}, in that order, as
+// Hasura sends it.
 type Error struct {
-	Message    string     `json:"message"`
-	Extensions Extensions `json:"extensions"`
-}
-
-// Extensions carries Hasura's path (a JSONPath string such as
-// "$.selectionSet.rows.args.args.desk_ids") and code.
-type Extensions struct {
-	Path string `json:"path"`
-	Code string `json:"code"`
+	Code    string
+	Path    Path
+	Message string
 }
 
 func (e *Error) Error() string {
-	return e.Extensions.Code + ": " + e.Message + " at " + e.Extensions.Path
+	return e.Code + ": " + e.Message + " at " + e.Path.String()
 }
 
-func newError(code, path, msg string) *Error {
-	return &Error{Message: msg, Extensions: Extensions{Path: path, Code: code}}
+// NewError makes an error at "$", for failures before a request reaches
+// the executor (authentication, an unreadable body).
+func NewError(code, msg string) *Error { return &Error{Code: code, Message: msg} }
+
+func newError(code string, at *path, msg string) *Error {
+	return &Error{Code: code, Path: at.freeze(), Message: msg}
 }
 
 // AccessError is an authentication or authorisation failure raised before
@@ -50,61 +50,38 @@ type AccessError struct{ Message string }
 
 func (e *AccessError) Error() string { return e.Message }
 
-// argError ties an error to the argument it came from.
-type argError struct {
-	path string
-	arg  string
-	err  error
+// argErrorCode is Hasura's code for an argument error of kind k.
+func argErrorCode(k analytics.ErrorKind) string {
+	switch k {
+	case analytics.KindParse:
+		return CodeParseFailed
+	case analytics.KindValidation:
+		return CodeValidationFailed
+	}
+	return CodeDataException
 }
-
-func (e *argError) Error() string { return e.err.Error() }
-func (e *argError) Unwrap() error { return e.err }
 
 // toError maps any error met while executing to Hasura's shape. This is the
 // one place codes are chosen. Unknown errors become "unexpected" with a
 // generic message; their details go to the log only.
 func toError(ctx context.Context, log *slog.Logger, err error) *Error {
-	var ge *Error
-	if errors.As(err, &ge) {
-		return ge
-	}
-	path := "$"
-	var ae *argError
-	if errors.As(err, &ae) {
-		path = ae.path
-	}
 	var (
-		se  *pgtext.SyntaxError
-		re  *pgtext.RangeError
-		sae *session.ArgError
-		le  *session.LimitError
+		ge  *Error
 		acc *AccessError
 	)
 	switch {
+	case errors.As(err, &ge):
+		return ge
 	case errors.As(err, &acc):
-		return newError(CodeAccessDenied, "$", acc.Message)
-	case errors.As(err, &se), errors.As(err, &re):
-		msg := err.Error()
-		if ae != nil {
-			msg = "argument " + ae.arg + ": " + msg
-		}
-		return newError(CodeDataException, path, msg)
-	case errors.As(err, &sae):
-		return newError(CodeDataException, path, sae.Reason)
-	case errors.As(err, &le):
-		return newError(CodeDataException, path, le.Reason)
+		return NewError(CodeAccessDenied, acc.Message)
 	case errors.Is(err, session.ErrUnavailable):
-		if log != nil {
-			log.ErrorContext(ctx, "graphql: database unreachable", "err", err)
-		}
-		return newError(CodeUnexpected, "$", "the database is unreachable, so the query could not run; retry later (GET /healthz reports when it is back)")
+		log.ErrorContext(ctx, "graphql: database unreachable", "err", err)
+		return NewError(CodeUnexpected, "the database is unreachable, so the query could not run; retry later (GET /healthz reports when it is back)")
 	case errors.Is(err, context.DeadlineExceeded):
-		return newError(CodeTimeout, "$", "the query took longer than the server's time limit and was cancelled; narrow the time range or filters")
+		return NewError(CodeTimeout, "the query took longer than the server's time limit and was cancelled; narrow the time range or filters")
 	case errors.Is(err, context.Canceled):
-		return newError(CodeUnexpected, "$", "the request was cancelled")
+		return NewError(CodeUnexpected, "the request was cancelled")
 	}
-	if log != nil {
-		log.ErrorContext(ctx, "graphql: unexpected error", "err", err)
-	}
-	return newError(CodeUnexpected, "$", "unexpected error while executing the query; the server log has details")
+	log.ErrorContext(ctx, "graphql: unexpected error", "err", err)
+	return NewError(CodeUnexpected, "unexpected error while executing the query; the server log has details")
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/pgtext"
 )
@@ -15,7 +16,7 @@ var caller = Caller{Account: pgtext.NullUUID{UUID: pgtext.UUID{1}, Valid: true}}
 
 func newExec(t testing.TB) *Executor {
 	t.Helper()
-	e, err := New(Config{MaxBuckets: 100}, engine.New(engine.Config{}))
+	e, err := New(Config{Limits: analytics.Limits{MaxBuckets: 100}}, analytics.NewCatalogue(), engine.New(engine.Config{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +25,7 @@ func newExec(t testing.TB) *Executor {
 
 func TestSchemaLoads(t *testing.T) {
 	e := newExec(t)
-	for _, name := range []string{QueryRootName, ReturnType, ArgsType, "_uuid", "_int4", "_text", "interval", "timestamp"} {
+	for _, name := range []string{QueryRootName, "open_closed_sessions_interval_counts", "open_closed_sessions_interval_counts_v2_args", "_uuid", "_int4", "_text", "interval", "timestamp"} {
 		if e.schema.Types[name] == nil {
 			t.Errorf("schema lacks %s", name)
 		}
@@ -52,7 +53,7 @@ func TestDocumentCache(t *testing.T) {
 
 func TestEmptyAccountGivesZeros(t *testing.T) {
 	e := newExec(t)
-	out := e.ExecuteBody(context.Background(), caller, []byte(`{"query":"{ r: open_closed_sessions_interval_counts_v2(args: {start_time: \"2024-01-31\", end_time: \"2024-04-30\", interval_span: \"1 mon\"}) { per_interval open_sessions } }"}`), nil)
+	out := e.ExecuteBody(context.Background(), caller, []byte(`{"query":"{ r: open_closed_sessions_interval_counts_v2(args: {start_time: \"2024-01-31\", end_time: \"2024-04-30\", interval_span: \"1 mon\"}) { per_interval open_sessions } }"}`)).AppendJSON(nil)
 	want := `{"data":{"r":[{"per_interval":"2024-01-31T00:00:00","open_sessions":0},{"per_interval":"2024-02-29T00:00:00","open_sessions":0},{"per_interval":"2024-03-29T00:00:00","open_sessions":0},{"per_interval":"2024-04-29T00:00:00","open_sessions":0}]}}`
 	if string(out) != want {
 		t.Fatalf("got  %s\nwant %s", out, want)
@@ -76,7 +77,7 @@ func FuzzExecuteBody(f *testing.F) {
 	e := newExec(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		start := time.Now()
-		out := e.ExecuteBody(context.Background(), caller, []byte(body), nil)
+		out := e.ExecuteBody(context.Background(), caller, []byte(body)).AppendJSON(nil)
 		if d := time.Since(start); d > 2*time.Second {
 			t.Fatalf("took %s", d)
 		}
@@ -112,4 +113,85 @@ func FuzzExecuteBody(f *testing.F) {
 			check(v)
 		}
 	})
+}
+
+// TestBatch: an array of requests gets an array of answers in order, one
+// failing request not failing the others (Hasura's batching), and the
+// response value tells which failed.
+func TestBatch(t *testing.T) {
+	e := loadedExecutor(t)
+	body := `[{"query":"{ r: open_closed_sessions_interval_counts_v2(args: {start_time: \"2024-01-08\", end_time: \"2024-01-08\"}) { open_sessions } }"},
+	          {"query":"{ nope }"},
+	          {"query":"query($s: timestamp!) { r: open_closed_sessions_interval_counts_v2(args: {start_time: $s, end_time: $s}) { closed_sessions } }","variables":{"s":"2024-01-09"}}]`
+	resp := e.ExecuteBody(context.Background(), fewAccount, []byte(body))
+	want := `[{"data":{"r":[{"open_sessions":1}]}},{"errors":[{"message":"field 'nope' not found in type: 'query_root'","extensions":{"path":"$.selectionSet.nope","code":"validation-failed"}}]},{"data":{"r":[{"closed_sessions":0}]}}]`
+	if got := string(resp.AppendJSON(nil)); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if errs := resp.Errors(); resp.Len() != 3 || len(errs) != 1 || errs[0].Code != CodeValidationFailed || resp.Result(1).Err != errs[0] {
+		t.Errorf("the response value: %d results, errors %v", resp.Len(), errs)
+	}
+}
+
+// TestIntrospection: introspection needs no account, lists the custom
+// scalars, the table and the args input type, with args in the
+// function's order.
+func TestIntrospection(t *testing.T) {
+	e := newExec(t)
+	body := `{"query":"{ __schema { queryType { name } types { name kind } directives { name } } __type(name: \"open_closed_sessions_interval_counts_v2_args\") { inputFields { name type { name kind } } } }"}`
+	resp := e.ExecuteBody(context.Background(), Caller{}, []byte(body))
+	if errs := resp.Errors(); len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	var r struct {
+		Data struct {
+			Schema struct {
+				QueryType  struct{ Name string }
+				Types      []struct{ Name, Kind string }
+				Directives []struct{ Name string }
+			} `json:"__schema"`
+			Type struct {
+				InputFields []struct{ Name string } `json:"inputFields"`
+			} `json:"__type"`
+		}
+	}
+	if err := json.Unmarshal(resp.AppendJSON(nil), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Data.Schema.QueryType.Name != QueryRootName {
+		t.Errorf("queryType %q", r.Data.Schema.QueryType.Name)
+	}
+	kinds := map[string]string{}
+	for _, ty := range r.Data.Schema.Types {
+		kinds[ty.Name] = ty.Kind
+	}
+	for name, kind := range map[string]string{"_uuid": "SCALAR", "_int4": "SCALAR", "_text": "SCALAR", "interval": "SCALAR", "timestamp": "SCALAR",
+		"open_closed_sessions_interval_counts": "OBJECT", "open_closed_sessions_interval_counts_v2_args": "INPUT_OBJECT", "query_root": "OBJECT", "order_by": "ENUM"} {
+		if kinds[name] != kind {
+			t.Errorf("type %s is %q, want %s", name, kinds[name], kind)
+		}
+	}
+	var names, directives []string
+	for _, f := range r.Data.Type.InputFields {
+		names = append(names, f.Name)
+	}
+	for _, d := range r.Data.Schema.Directives {
+		directives = append(directives, d.Name)
+	}
+	if got := strings.Join(names, ","); got != "start_time,end_time,interval_span,brain_parent_ids,desk_ids,integration_ids,brain_versions,channels,is_test,agent_ids" {
+		t.Errorf("args fields %s", got)
+	}
+	if got := strings.Join(directives, ","); got != "cached,deprecated,include,skip" {
+		t.Errorf("directives %s", got)
+	}
+}
+
+// TestNoAccountNoData: a query of the function without an account is
+// access-denied, not an empty answer.
+func TestNoAccountNoData(t *testing.T) {
+	got := string(newExec(t).ExecuteBody(context.Background(), Caller{}, []byte(`{"query":"{ r: open_closed_sessions_interval_counts_v2(args: {start_time: \"2024-01-08\", end_time: \"2024-01-08\"}) { open_sessions } }"}`)).AppendJSON(nil))
+	want := `{"errors":[{"message":"no account selected: send the X-Moveo-Account-Id header with the account's UUID (and Authorization: apikey <key>, or X-Admin-Secret)","extensions":{"path":"$","code":"access-denied"}}]}`
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
 }

@@ -272,17 +272,32 @@ func nullable(s string) any {
 	return s
 }
 
-// introspect renders obj with the selection set.
-func (x *execution) introspect(dst []byte, obj introObject, sel ast.SelectionSet) ([]byte, error) {
+// introspect renders obj with the selection set. Introspection is
+// rendered straight from the schema: its result value is the object and
+// the selection.
+func (c *collector) introspect(dst []byte, obj introObject, sel ast.SelectionSet) ([]byte, error) {
 	if obj == nil {
 		return append(dst, "null"...), nil
 	}
-	return appendObject(dst, x.collect(sel, obj.typename(), nil, nil), obj.typename(), func(dst []byte, cf collectedField) ([]byte, error) {
-		return x.introValue(dst, obj.resolve(cf.fields[0].Name), mergedSelection(cf.fields))
-	})
+	dst = append(dst, '{')
+	for i, cf := range c.collect(sel, obj.typename(), nil, nil) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendKey(dst, cf.key)
+		if cf.fields[0].Name == "__typename" {
+			dst = appendString(dst, obj.typename())
+			continue
+		}
+		var err error
+		if dst, err = c.introValue(dst, obj.resolve(cf.fields[0].Name), mergedSelection(cf.fields)); err != nil {
+			return nil, err
+		}
+	}
+	return append(dst, '}'), nil
 }
 
-func (x *execution) introValue(dst []byte, v any, sel ast.SelectionSet) ([]byte, error) {
+func (c *collector) introValue(dst []byte, v any, sel ast.SelectionSet) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
@@ -300,7 +315,7 @@ func (x *execution) introValue(dst []byte, v any, sel ast.SelectionSet) ([]byte,
 		}
 		return append(dst, ']'), nil
 	case introObject:
-		return x.introspect(dst, v, sel)
+		return c.introspect(dst, v, sel)
 	case []introObject:
 		dst = append(dst, '[')
 		for i, o := range v {
@@ -308,7 +323,7 @@ func (x *execution) introValue(dst []byte, v any, sel ast.SelectionSet) ([]byte,
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = x.introspect(dst, o, sel); err != nil {
+			if dst, err = c.introspect(dst, o, sel); err != nil {
 				return nil, err
 			}
 		}

@@ -75,24 +75,25 @@ func (e *Executor) prepare(query string) *prepared {
 func (e *Executor) prepareUncached(query string) *prepared {
 	doc, err := parser.ParseQuery(&ast.Source{Input: query})
 	if err != nil {
-		return &prepared{err: newError(CodeValidationFailed, "$.query", "not a valid graphql query: "+gqlMessage(err))}
+		at := (*path)(nil).child("query")
+		return &prepared{err: newError(CodeValidationFailed, &at, "not a valid graphql query: "+gqlMessage(err))}
 	}
 	if errs := validator.ValidateWithRules(e.schema, doc, e.rules); len(errs) > 0 {
 		if errs[0].Rule == "KnownRootType" {
-			return &prepared{err: newError(CodeValidationFailed, "$", "no mutations exist")}
+			return &prepared{err: NewError(CodeValidationFailed, "no mutations exist")}
 		}
-		return &prepared{err: newError(CodeValidationFailed, "$", gqlMessage(errs[0]))}
+		return &prepared{err: NewError(CodeValidationFailed, gqlMessage(errs[0]))}
 	}
 	for _, op := range doc.Operations {
 		c := checker{schema: e.schema, doc: doc, op: op, visiting: map[string]bool{}}
 		root := e.schema.Query
 		switch op.Operation {
 		case ast.Mutation:
-			return &prepared{err: newError(CodeValidationFailed, "$", "no mutations exist")}
+			return &prepared{err: NewError(CodeValidationFailed, "no mutations exist")}
 		case ast.Subscription:
-			return &prepared{err: newError(CodeNotSupported, "$", "subscriptions are not supported over HTTP; send a query")}
+			return &prepared{err: NewError(CodeNotSupported, "subscriptions are not supported over HTTP; send a query")}
 		}
-		if err := c.selectionSet(op.SelectionSet, root, "$"); err != nil {
+		if err := c.selectionSet(op.SelectionSet, root, nil); err != nil {
 			return &prepared{err: err}
 		}
 	}
@@ -121,22 +122,22 @@ type checker struct {
 	visiting map[string]bool
 }
 
-func (c *checker) selectionSet(set ast.SelectionSet, parent *ast.Definition, path string) *Error {
+func (c *checker) selectionSet(set ast.SelectionSet, parent *ast.Definition, at *path) *Error {
 	for _, sel := range set {
 		switch sel := sel.(type) {
 		case *ast.Field:
-			if err := c.field(sel, parent, path); err != nil {
+			if err := c.field(sel, parent, at); err != nil {
 				return err
 			}
 		case *ast.InlineFragment:
-			if err := c.directives(sel.Directives, path); err != nil {
+			if err := c.directives(sel.Directives, at); err != nil {
 				return err
 			}
-			if err := c.selectionSet(sel.SelectionSet, parent, path); err != nil {
+			if err := c.selectionSet(sel.SelectionSet, parent, at); err != nil {
 				return err
 			}
 		case *ast.FragmentSpread:
-			if err := c.directives(sel.Directives, path); err != nil {
+			if err := c.directives(sel.Directives, at); err != nil {
 				return err
 			}
 			if c.visiting[sel.Name] {
@@ -147,7 +148,7 @@ func (c *checker) selectionSet(set ast.SelectionSet, parent *ast.Definition, pat
 				continue // KnownFragmentNames reports it
 			}
 			c.visiting[sel.Name] = true
-			err := c.selectionSet(def.SelectionSet, parent, path)
+			err := c.selectionSet(def.SelectionSet, parent, at)
 			delete(c.visiting, sel.Name)
 			if err != nil {
 				return err
@@ -157,7 +158,7 @@ func (c *checker) selectionSet(set ast.SelectionSet, parent *ast.Definition, pat
 	return nil
 }
 
-func (c *checker) directives(ds ast.DirectiveList, path string) *Error {
+func (c *checker) directives(ds ast.DirectiveList, at *path) *Error {
 	for _, d := range ds {
 		if d.Definition == nil {
 			continue
@@ -165,48 +166,54 @@ func (c *checker) directives(ds ast.DirectiveList, path string) *Error {
 		for _, a := range d.Arguments {
 			def := d.Definition.Arguments.ForName(a.Name)
 			if def == nil {
-				return newError(CodeValidationFailed, path, fmt.Sprintf("directive '%s' has no argument named '%s'", d.Name, a.Name))
+				return newError(CodeValidationFailed, at, fmt.Sprintf("directive '%s' has no argument named '%s'", d.Name, a.Name))
 			}
-			if err := c.value(a.Value, def.Type, path+".args."+a.Name, def.DefaultValue != nil); err != nil {
+			args := at.child("args")
+			argAt := args.child(a.Name)
+			if err := c.value(a.Value, def.Type, &argAt, def.DefaultValue != nil); err != nil {
 				return err
 			}
 		}
 		for _, def := range d.Definition.Arguments {
 			if def.Type.NonNull && def.DefaultValue == nil && d.Arguments.ForName(def.Name) == nil {
-				return newError(CodeValidationFailed, path, fmt.Sprintf("missing required field '%s'", def.Name))
+				return newError(CodeValidationFailed, at, fmt.Sprintf("missing required field '%s'", def.Name))
 			}
 		}
 	}
 	return nil
 }
 
-func (c *checker) field(f *ast.Field, parent *ast.Definition, path string) *Error {
-	if err := c.directives(f.Directives, path); err != nil {
+func (c *checker) field(f *ast.Field, parent *ast.Definition, at *path) *Error {
+	if err := c.directives(f.Directives, at); err != nil {
 		return err
 	}
+	sel := at.child("selectionSet")
+	fpath := sel.child(f.Name)
 	if f.Name == "__typename" {
 		if len(f.SelectionSet) > 0 {
-			return newError(CodeValidationFailed, path+".selectionSet.__typename", "unexpected subselection set for non-object field")
+			return newError(CodeValidationFailed, &fpath, "unexpected subselection set for non-object field")
 		}
 		return nil
 	}
-	fpath := path + ".selectionSet." + f.Name
 	def := parent.Fields.ForName(f.Name)
 	if def == nil {
-		return newError(CodeValidationFailed, fpath, fmt.Sprintf("field '%s' not found in type: '%s'", f.Name, parent.Name))
+		return newError(CodeValidationFailed, &fpath, fmt.Sprintf("field '%s' not found in type: '%s'", f.Name, parent.Name))
 	}
+	args := fpath.child("args")
 	for _, a := range f.Arguments {
 		ad := def.Arguments.ForName(a.Name)
 		if ad == nil {
-			return newError(CodeValidationFailed, fpath, fmt.Sprintf("'%s' has no argument named '%s'", f.Name, a.Name))
+			return newError(CodeValidationFailed, &fpath, fmt.Sprintf("'%s' has no argument named '%s'", f.Name, a.Name))
 		}
-		if err := c.value(a.Value, ad.Type, fpath+".args."+a.Name, ad.DefaultValue != nil); err != nil {
+		argAt := args.child(a.Name)
+		if err := c.value(a.Value, ad.Type, &argAt, ad.DefaultValue != nil); err != nil {
 			return err
 		}
 	}
 	for _, ad := range def.Arguments {
 		if ad.Type.NonNull && ad.DefaultValue == nil && f.Arguments.ForName(ad.Name) == nil {
-			return newError(CodeValidationFailed, fpath+".args."+ad.Name, fmt.Sprintf("missing required field '%s'", ad.Name))
+			argAt := args.child(ad.Name)
+			return newError(CodeValidationFailed, &argAt, fmt.Sprintf("missing required field '%s'", ad.Name))
 		}
 	}
 	td := c.schema.Types[def.Type.Name()]
@@ -216,19 +223,19 @@ func (c *checker) field(f *ast.Field, parent *ast.Definition, path string) *Erro
 	switch td.Kind {
 	case ast.Object, ast.Interface, ast.Union:
 		if len(f.SelectionSet) == 0 {
-			return newError(CodeValidationFailed, fpath, fmt.Sprintf("missing selection set for '%s'", td.Name))
+			return newError(CodeValidationFailed, &fpath, fmt.Sprintf("missing selection set for '%s'", td.Name))
 		}
-		return c.selectionSet(f.SelectionSet, td, fpath)
+		return c.selectionSet(f.SelectionSet, td, &fpath)
 	default:
 		if len(f.SelectionSet) > 0 {
-			return newError(CodeValidationFailed, fpath, "unexpected subselection set for non-object field")
+			return newError(CodeValidationFailed, &fpath, "unexpected subselection set for non-object field")
 		}
 	}
 	return nil
 }
 
 // value checks one argument value against the type expected at path.
-func (c *checker) value(v *ast.Value, typ *ast.Type, path string, locationHasDefault bool) *Error {
+func (c *checker) value(v *ast.Value, typ *ast.Type, at *path, locationHasDefault bool) *Error {
 	if v == nil {
 		return nil
 	}
@@ -239,26 +246,27 @@ func (c *checker) value(v *ast.Value, typ *ast.Type, path string, locationHasDef
 			return nil // NoUndefinedVariables reports it
 		}
 		if !variableAllowed(vd, typ, locationHasDefault) {
-			return newError(CodeValidationFailed, path, fmt.Sprintf("variable '%s' is declared as '%s', but used where '%s' is expected", vd.Variable, vd.Type.String(), typ.String()))
+			return newError(CodeValidationFailed, at, fmt.Sprintf("variable '%s' is declared as '%s', but used where '%s' is expected", vd.Variable, vd.Type.String(), typ.String()))
 		}
 		return nil
 	case ast.NullValue:
 		if typ.NonNull {
-			return newError(CodeValidationFailed, path, fmt.Sprintf("null value found for non-nullable type: '%s'", typ.String()))
+			return newError(CodeValidationFailed, at, fmt.Sprintf("null value found for non-nullable type: '%s'", typ.String()))
 		}
 		return nil
 	}
 	if typ.Elem != nil {
 		if v.Kind == ast.ListValue {
 			for i, child := range v.Children {
-				if err := c.value(child.Value, typ.Elem, fmt.Sprintf("%s[%d]", path, i), false); err != nil {
+				elem := at.at(i)
+				if err := c.value(child.Value, typ.Elem, &elem, false); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
 		// A single value where a list is expected is coerced to a list of one.
-		return c.value(v, typ.Elem, path, false)
+		return c.value(v, typ.Elem, at, false)
 	}
 	td := c.schema.Types[typ.NamedType]
 	if td == nil {
@@ -267,46 +275,48 @@ func (c *checker) value(v *ast.Value, typ *ast.Type, path string, locationHasDef
 	switch td.Kind {
 	case ast.InputObject:
 		if v.Kind != ast.ObjectValue {
-			return newError(CodeValidationFailed, path, fmt.Sprintf("expected an object for type '%s', but found %s", td.Name, kindName(v.Kind)))
+			return newError(CodeValidationFailed, at, fmt.Sprintf("expected an object for type '%s', but found %s", td.Name, kindName(v.Kind)))
 		}
 		for _, child := range v.Children {
 			fd := td.Fields.ForName(child.Name)
+			fieldAt := at.child(child.Name)
 			if fd == nil {
-				return newError(CodeValidationFailed, path+"."+child.Name, fmt.Sprintf("field '%s' not found in type: '%s'", child.Name, td.Name))
+				return newError(CodeValidationFailed, &fieldAt, fmt.Sprintf("field '%s' not found in type: '%s'", child.Name, td.Name))
 			}
-			if err := c.value(child.Value, fd.Type, path+"."+child.Name, fd.DefaultValue != nil); err != nil {
+			if err := c.value(child.Value, fd.Type, &fieldAt, fd.DefaultValue != nil); err != nil {
 				return err
 			}
 		}
 		for _, fd := range td.Fields {
 			if fd.Type.NonNull && fd.DefaultValue == nil && v.Children.ForName(fd.Name) == nil {
-				return newError(CodeValidationFailed, path+"."+fd.Name, fmt.Sprintf("missing required field '%s'", fd.Name))
+				fieldAt := at.child(fd.Name)
+				return newError(CodeValidationFailed, &fieldAt, fmt.Sprintf("missing required field '%s'", fd.Name))
 			}
 		}
 	case ast.Enum:
 		if v.Kind != ast.EnumValue || td.EnumValues.ForName(v.Raw) == nil {
-			return newError(CodeValidationFailed, path, fmt.Sprintf("expected one of the values %s for type '%s', but found %s", enumNames(td), td.Name, describeLiteral(v)))
+			return newError(CodeValidationFailed, at, fmt.Sprintf("expected one of the values %s for type '%s', but found %s", enumNames(td), td.Name, describeLiteral(v)))
 		}
 	case ast.Scalar:
 		switch td.Name {
 		case "Boolean":
 			if v.Kind != ast.BooleanValue {
-				return newError(CodeValidationFailed, path, fmt.Sprintf("expected a boolean for type 'Boolean', but found %s", kindName(v.Kind)))
+				return newError(CodeValidationFailed, at, fmt.Sprintf("expected a boolean for type 'Boolean', but found %s", kindName(v.Kind)))
 			}
 		case "Int":
 			if v.Kind != ast.IntValue {
-				return newError(CodeValidationFailed, path, fmt.Sprintf("expected a 32-bit integer for type 'Int', but found %s", kindName(v.Kind)))
+				return newError(CodeValidationFailed, at, fmt.Sprintf("expected a 32-bit integer for type 'Int', but found %s", kindName(v.Kind)))
 			}
 			if _, err := parseInt32(v.Raw); err != nil {
-				return newError(CodeValidationFailed, path, fmt.Sprintf("The value %s lies outside the bounds or is not an integer. Maybe it is a float, or is there integer overflow?", v.Raw))
+				return newError(CodeValidationFailed, at, fmt.Sprintf("The value %s lies outside the bounds or is not an integer. Maybe it is a float, or is there integer overflow?", v.Raw))
 			}
 		case "String", "ID":
 			if v.Kind != ast.StringValue && v.Kind != ast.BlockValue && !(td.Name == "ID" && v.Kind == ast.IntValue) {
-				return newError(CodeValidationFailed, path, fmt.Sprintf("expected a string for type '%s', but found %s", td.Name, kindName(v.Kind)))
+				return newError(CodeValidationFailed, at, fmt.Sprintf("expected a string for type '%s', but found %s", td.Name, kindName(v.Kind)))
 			}
 		case "Float":
 			if v.Kind != ast.FloatValue && v.Kind != ast.IntValue {
-				return newError(CodeValidationFailed, path, fmt.Sprintf("expected a float for type 'Float', but found %s", kindName(v.Kind)))
+				return newError(CodeValidationFailed, at, fmt.Sprintf("expected a float for type 'Float', but found %s", kindName(v.Kind)))
 			}
 		}
 	}

@@ -12,8 +12,7 @@ import (
 
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/tally-server/tally/internal/pgtext"
-	"github.com/tally-server/tally/internal/session"
+	"github.com/tally-server/tally/internal/analytics"
 )
 
 func parseInt32(s string) (int32, error) {
@@ -25,7 +24,7 @@ func parseInt32(s string) (int32, error) {
 // variable sent must be declared, non-null variables need a value, and
 // values of built-in scalars must have the right JSON type. Values of
 // Tally's custom scalars are parsed where they are used.
-func checkVariables(op *ast.OperationDefinition, vars map[string]any) *Error {
+func (e *Executor) checkVariables(op *ast.OperationDefinition, vars map[string]any) *Error {
 	var unexpected []string
 	for name := range vars {
 		if op.VariableDefinitions.ForName(name) == nil {
@@ -34,18 +33,18 @@ func checkVariables(op *ast.OperationDefinition, vars map[string]any) *Error {
 	}
 	if len(unexpected) > 0 {
 		sort.Strings(unexpected)
-		return newError(CodeValidationFailed, "$", "unexpected variables in variableValues: "+strings.Join(unexpected, ", "))
+		return NewError(CodeValidationFailed, "unexpected variables in variableValues: "+strings.Join(unexpected, ", "))
 	}
 	for _, vd := range op.VariableDefinitions {
-		path := "$.variableValues." + vd.Variable
 		v, ok := vars[vd.Variable]
 		if !ok {
 			if vd.Type.NonNull && vd.DefaultValue == nil {
-				return newError(CodeValidationFailed, path, fmt.Sprintf("expecting a value for non-nullable variable: '%s' of type '%s'", vd.Variable, vd.Type.String()))
+				at := variablePath(vd.Variable, nil)
+				return newError(CodeValidationFailed, at, fmt.Sprintf("expecting a value for non-nullable variable: '%s' of type '%s'", vd.Variable, vd.Type.String()))
 			}
 			continue
 		}
-		if err := checkJSONValue(v, vd.Type, path); err != nil {
+		if err := e.checkJSONValue(v, vd.Type, vd.Variable, nil); err != nil {
 			return err
 		}
 	}
@@ -165,38 +164,35 @@ func decodeVariables(data []byte) (map[string]any, error) {
 	return vars, nil
 }
 
-func jsonKindOf(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case json.Number:
-		return "a number"
-	case []any:
-		return "a list"
-	case *object:
-		return "an object"
+func jsonKindOf(v any) string { return analytics.JSONKind(v) }
+
+// variablePath is $.variableValues.<name>[i][j]... .
+func variablePath(name string, index []int) *path {
+	values := (*path)(nil).child("variableValues")
+	p := &path{up: &values, key: name}
+	for _, i := range index {
+		p = &path{up: p, index: i}
 	}
-	return "a value"
+	return p
 }
 
-func checkJSONValue(v any, typ *ast.Type, path string) *Error {
+// checkJSONValue checks the value of variable name (at index within it,
+// for list elements) against its declared type. The path is built only
+// for an error, so that checking allocates nothing.
+func (e *Executor) checkJSONValue(v any, typ *ast.Type, name string, index []int) *Error {
 	if v == nil {
 		if typ.NonNull {
-			return newError(CodeValidationFailed, path, fmt.Sprintf("null value found for non-nullable type: '%s'", typ.String()))
+			return newError(CodeValidationFailed, variablePath(name, index), fmt.Sprintf("null value found for non-nullable type: '%s'", typ.String()))
 		}
 		return nil
 	}
 	if typ.Elem != nil {
 		list, ok := v.([]any)
 		if !ok {
-			return checkJSONValue(v, typ.Elem, path)
+			return e.checkJSONValue(v, typ.Elem, name, index)
 		}
-		for i, e := range list {
-			if err := checkJSONValue(e, typ.Elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+		for i, item := range list {
+			if err := e.checkJSONValue(item, typ.Elem, name, append(index[:len(index):len(index)], i)); err != nil {
 				return err
 			}
 		}
@@ -205,23 +201,26 @@ func checkJSONValue(v any, typ *ast.Type, path string) *Error {
 	switch typ.NamedType {
 	case "Boolean":
 		if _, ok := v.(bool); !ok {
-			return newError(CodeParseFailed, path, fmt.Sprintf("expected a boolean for type 'Boolean', but found %s", jsonKindOf(v)))
+			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("expected a boolean for type 'Boolean', but found %s", jsonKindOf(v)))
 		}
 	case "Int":
 		n, ok := v.(json.Number)
 		if !ok {
-			return newError(CodeParseFailed, path, fmt.Sprintf("expected a 32-bit integer for type 'Int', but found %s", jsonKindOf(v)))
+			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("expected a 32-bit integer for type 'Int', but found %s", jsonKindOf(v)))
 		}
 		if _, err := parseInt32(n.String()); err != nil {
-			return newError(CodeParseFailed, path, fmt.Sprintf("The value %s lies outside the bounds or is not an integer. Maybe it is a float, or is there integer overflow?", n))
+			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("The value %s lies outside the bounds or is not an integer. Maybe it is a float, or is there integer overflow?", n))
 		}
 	case "String":
 		if _, ok := v.(string); !ok {
-			return newError(CodeParseFailed, path, fmt.Sprintf("expected a string for type 'String', but found %s", jsonKindOf(v)))
+			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("expected a string for type 'String', but found %s", jsonKindOf(v)))
 		}
-	case ArgsType:
+	default:
+		if e.argsTypes[typ.NamedType] == nil {
+			break
+		}
 		if _, ok := v.(*object); !ok {
-			return newError(CodeParseFailed, path, fmt.Sprintf("expected an object for type '%s', but found %s", ArgsType, jsonKindOf(v)))
+			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("expected an object for type '%s', but found %s", typ.NamedType, jsonKindOf(v)))
 		}
 	}
 	return nil
@@ -266,175 +265,4 @@ func resolve(v *ast.Value, vars map[string]any) any {
 		return out
 	}
 	return nil
-}
-
-// argsPath is Hasura's path of the function's args on a root field (the
-// field's name, not its alias).
-func argsPath(field string) string { return "$.selectionSet." + field + ".args.args" }
-
-// accepted forms, named in parse-failed messages.
-var acceptedForms = map[string]string{
-	"timestamp": `a string such as "2024-01-08" or "2024-01-08T10:00:00"`,
-	"interval":  `a string such as "1 day", "1 week", "1 hour" or "1 mon"`,
-	"_uuid":     `a PostgreSQL array literal string such as "{d2be0283-9b53-4d7b-b77d-2650f3a1a99c}", or a JSON array of UUID strings`,
-	"_int4":     `a PostgreSQL array literal string such as "{1,2}", or a JSON array of integers`,
-	"_text":     `a PostgreSQL array literal string such as "{web,whatsapp}", or a JSON array of strings`,
-}
-
-func stringExpected(base, arg, typ string, v any) error {
-	return &argError{path: base + "." + arg, arg: arg, err: newError(CodeParseFailed, base+"."+arg,
-		fmt.Sprintf("A string is expected for type: %s; argument %s takes %s, but found %s", typ, arg, acceptedForms[typ], jsonKindOf(v)))}
-}
-
-func wrapArg(base, arg string, err error) error {
-	return &argError{path: base + "." + arg, arg: arg, err: err}
-}
-
-// buildQuery reads the function's args into a session.Query.
-func buildQuery(args *object, base string) (*session.Query, error) {
-	q := &session.Query{Span: session.DefaultSpan}
-	ts := func(name string) (int64, error) {
-		v := args.get(name)
-		if v == nil {
-			return 0, &argError{path: base + "." + name, arg: name, err: newError(CodeValidationFailed, base+"."+name,
-				fmt.Sprintf("argument %s is required and must not be null; send a timestamp such as \"2024-01-08\"", name))}
-		}
-		s, ok := v.(string)
-		if !ok {
-			return 0, stringExpected(base, name, "timestamp", v)
-		}
-		t, err := pgtext.ParseTimestamp(s)
-		if err != nil {
-			return 0, wrapArg(base, name, err)
-		}
-		return t, nil
-	}
-	var err error
-	if q.StartMicros, err = ts("start_time"); err != nil {
-		return nil, err
-	}
-	if q.EndMicros, err = ts("end_time"); err != nil {
-		return nil, err
-	}
-	if v := args.get("interval_span"); v != nil {
-		s, ok := v.(string)
-		if !ok {
-			return nil, stringExpected(base, "interval_span", "interval", v)
-		}
-		if q.Span, err = pgtext.ParseInterval(s); err != nil {
-			return nil, wrapArg(base, "interval_span", err)
-		}
-	}
-	for _, f := range []struct {
-		name string
-		set  *session.UUIDSet
-	}{{"brain_parent_ids", &q.BrainParentIDs}, {"desk_ids", &q.DeskIDs}, {"integration_ids", &q.IntegrationIDs}} {
-		if *f.set, err = uuidSet(base, f.name, args.get(f.name)); err != nil {
-			return nil, err
-		}
-	}
-	if q.BrainVersions, err = intSet(base, "brain_versions", args.get("brain_versions")); err != nil {
-		return nil, err
-	}
-	if q.Channels, err = textSet(base, "channels", args.get("channels")); err != nil {
-		return nil, err
-	}
-	if q.AgentIDs, err = textSet(base, "agent_ids", args.get("agent_ids")); err != nil {
-		return nil, err
-	}
-	if v := args.get("is_test"); v != nil {
-		b, ok := v.(bool)
-		if !ok {
-			return nil, &argError{path: base + ".is_test", arg: "is_test", err: newError(CodeValidationFailed, base+".is_test",
-				fmt.Sprintf("expected a boolean for type 'Boolean', but found %s; argument is_test takes true (test sessions only), false (production only) or null (all)", jsonKindOf(v)))}
-		}
-		q.IsTest = session.BoolFilter{Active: true, Value: b}
-	}
-	return q, nil
-}
-
-// elements returns an array argument's elements as strings (nil for SQL
-// NULL), from a literal string or a JSON/GraphQL list.
-func elements(base, name, typ string, v any) ([]*string, bool, error) {
-	switch v := v.(type) {
-	case nil:
-		return nil, false, nil
-	case string:
-		es, err := pgtext.ParseArray(v)
-		if err != nil {
-			return nil, false, wrapArg(base, name, err)
-		}
-		return es, true, nil
-	case []any:
-		out := make([]*string, len(v))
-		for i, e := range v {
-			switch e := e.(type) {
-			case nil:
-			case string:
-				out[i] = &e
-			case json.Number:
-				if typ != "_int4" {
-					return nil, false, stringExpected(base, name, typ, e)
-				}
-				s := e.String()
-				out[i] = &s
-			default:
-				return nil, false, stringExpected(base, name, typ, e)
-			}
-		}
-		return out, true, nil
-	}
-	return nil, false, stringExpected(base, name, typ, v)
-}
-
-func uuidSet(base, name string, v any) (session.UUIDSet, error) {
-	es, active, err := elements(base, name, "_uuid", v)
-	if err != nil || !active {
-		return session.UUIDSet{}, err
-	}
-	set := session.UUIDSet{Active: true, Values: make([]pgtext.UUID, 0, len(es))}
-	for _, e := range es {
-		if e == nil {
-			continue
-		}
-		u, err := pgtext.ParseUUID(*e)
-		if err != nil {
-			return set, wrapArg(base, name, err)
-		}
-		set.Values = append(set.Values, u)
-	}
-	return set, nil
-}
-
-func intSet(base, name string, v any) (session.IntSet, error) {
-	es, active, err := elements(base, name, "_int4", v)
-	if err != nil || !active {
-		return session.IntSet{}, err
-	}
-	set := session.IntSet{Active: true, Values: make([]int32, 0, len(es))}
-	for _, e := range es {
-		if e == nil {
-			continue
-		}
-		n, err := pgtext.ParseInt4(*e)
-		if err != nil {
-			return set, wrapArg(base, name, err)
-		}
-		set.Values = append(set.Values, n)
-	}
-	return set, nil
-}
-
-func textSet(base, name string, v any) (session.TextSet, error) {
-	es, active, err := elements(base, name, "_text", v)
-	if err != nil || !active {
-		return session.TextSet{}, err
-	}
-	set := session.TextSet{Active: true, Values: make([]string, 0, len(es))}
-	for _, e := range es {
-		if e != nil {
-			set.Values = append(set.Values, *e)
-		}
-	}
-	return set, nil
 }

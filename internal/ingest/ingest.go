@@ -22,8 +22,8 @@ import (
 	"github.com/tally-server/tally/internal/session"
 )
 
-// Limits on one record's fields. They are part of the API: see
-// docs/ingestion.md.
+// Limits on one record's fields. They are part of the API: see the
+// ingestion section of docs/api.md.
 const (
 	MaxSessionIDBytes = 256
 	MaxChannelBytes   = 64
@@ -31,7 +31,7 @@ const (
 	MaxAgentIDBytes   = 128
 )
 
-// Config bounds a batch. The zero value uses the defaults.
+// Config bounds a batch. The zero value uses the defaults (WithDefaults).
 type Config struct {
 	// MaxRecords is the most records one batch may hold (default 100000).
 	MaxRecords int
@@ -39,18 +39,15 @@ type Config struct {
 	MaxProblems int
 }
 
-func (c Config) maxRecords() int {
+// WithDefaults returns c with every unset field at its default.
+func (c Config) WithDefaults() Config {
 	if c.MaxRecords <= 0 {
-		return 100000
+		c.MaxRecords = 100000
 	}
-	return c.MaxRecords
-}
-
-func (c Config) maxProblems() int {
 	if c.MaxProblems <= 0 {
-		return 100
+		c.MaxProblems = 100
 	}
-	return c.MaxProblems
+	return c
 }
 
 // Problem is one thing wrong with one record. Index is the record's
@@ -112,6 +109,7 @@ func (e *SyntaxError) Error() string {
 // account_id and must not name another account; otherwise every record
 // needs account_id.
 func Decode(r io.Reader, account pgtext.NullUUID, cfg Config) ([]session.Record, error) {
+	cfg = cfg.WithDefaults()
 	br := bufio.NewReaderSize(r, 64<<10)
 	first, err := peekNonSpace(br)
 	if err == io.EOF {
@@ -131,7 +129,7 @@ func Decode(r io.Reader, account pgtext.NullUUID, cfg Config) ([]session.Record,
 			return nil, err
 		}
 	}
-	maxProblems := cfg.maxProblems()
+	maxProblems := cfg.MaxProblems
 	for {
 		raw, err := next()
 		if err == io.EOF {
@@ -140,8 +138,8 @@ func Decode(r io.Reader, account pgtext.NullUUID, cfg Config) ([]session.Record,
 		if err != nil {
 			return nil, err
 		}
-		if index >= cfg.maxRecords() {
-			return nil, &TooManyError{Max: cfg.maxRecords()}
+		if index >= cfg.MaxRecords {
+			return nil, &TooManyError{Max: cfg.MaxRecords}
 		}
 		rec, problems := decodeRecord(raw, index, account)
 		for _, p := range problems {

@@ -23,9 +23,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Server is a running throwaway cluster.
@@ -126,6 +129,32 @@ func versionOf(path string) int {
 		}
 	}
 	return 0
+}
+
+var databases atomic.Int64
+
+// NewDatabase creates an empty database in the Shared cluster for t,
+// named after the test (and made unique), and returns its URL.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	srv := Shared(t)
+	name := strings.Map(func(r rune) rune {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(t.Name()))
+	name = fmt.Sprintf("%.40s_%d", name, databases.Add(1))
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE DATABASE "`+name+`"`); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Replace(srv.URL, "/postgres?", "/"+name+"?", 1)
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.

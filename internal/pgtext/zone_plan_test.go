@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/pgtext"
-	"github.com/tally-server/tally/internal/session"
 )
 
 // TestUTCSeriesMatchesPlan checks that in UTC the zoned series is today's
-// bucket plan: session.Query.Plan's Bounds, byte for byte, and the same
+// bucket plan: analytics.IntervalQuery.Plan's Bounds, byte for byte, and the same
 // failures, over random ranges and every interval form. The zoned planner
 // can then serve time_zone null and "UTC" alike.
 func TestUTCSeriesMatchesPlan(t *testing.T) {
@@ -51,12 +51,11 @@ func TestUTCSeriesMatchesPlan(t *testing.T) {
 		if end > hi {
 			end = hi
 		}
-		q := session.Query{StartMicros: start, EndMicros: end, Span: span}
+		q := analytics.IntervalQuery{StartMicros: start, EndMicros: end, Span: span}
 		planErr := q.Plan(maxBuckets)
 		bounds, walls, err := pgtext.UTC().AppendSeries(nil, nil, start, end, span, maxBuckets)
 		where := fmt.Sprintf("%s..%s by %q", pgtext.FormatTimestamp(start), pgtext.FormatTimestamp(end), span)
-		var limit *session.LimitError
-		var arg *session.ArgError
+		var arg *analytics.ArgError
 		var seriesLimit *pgtext.SeriesLimitError
 		var step *pgtext.StepError
 		switch {
@@ -65,9 +64,9 @@ func TestUTCSeriesMatchesPlan(t *testing.T) {
 			if !slices.Equal(q.Bounds, bounds) || !slices.Equal(q.Bounds[:len(q.Bounds)-1], walls) {
 				t.Fatalf("%s: Plan %v, UTC series %v (walls %v)", where, q.Bounds, bounds, walls)
 			}
-		case errors.As(planErr, &limit):
+		case errors.As(planErr, &arg) && arg.Kind == analytics.KindLimit:
 			limits++
-			if !errors.As(err, &seriesLimit) || seriesLimit.Max != limit.Max {
+			if !errors.As(err, &seriesLimit) || seriesLimit.Max != arg.Limit {
 				t.Fatalf("%s: Plan %v, UTC series %v", where, planErr, err)
 			}
 		case errors.As(planErr, &arg) && arg.Arg == "interval_span":
@@ -99,7 +98,7 @@ func mustParse(t *testing.T, s string) int64 {
 func BenchmarkPlanUTCYearDaily(b *testing.B) {
 	start, _ := pgtext.ParseTimestamp("2024-01-01")
 	end, _ := pgtext.ParseTimestamp("2024-12-31")
-	q := session.Query{StartMicros: start, EndMicros: end, Span: pgtext.Interval{Days: 1}, Bounds: make([]int64, 0, 400)}
+	q := analytics.IntervalQuery{StartMicros: start, EndMicros: end, Span: pgtext.Interval{Days: 1}, Bounds: make([]int64, 0, 400)}
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := q.Plan(10000); err != nil {

@@ -221,7 +221,7 @@ func (z *Zone) AppendSeries(bounds, walls []int64, start, end int64, step Interv
 	}
 	if width, ok := z.fixedWidth(step); ok {
 		// Every step adds the same number of microseconds: an arithmetic
-		// progression, as in session.Query.Plan.
+		// progression, as in analytics.IntervalQuery.Plan.
 		n := (uint64(end)-uint64(start))/uint64(width) + 1
 		if n > uint64(maxBuckets) {
 			return bounds[:nb], walls[:nw], &SeriesLimitError{Max: maxBuckets}

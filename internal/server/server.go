@@ -8,12 +8,8 @@ package server
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -26,18 +22,10 @@ import (
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/ingest"
-	"github.com/tally-server/tally/internal/session"
 )
 
-// Ingester makes a validated batch durable and visible to queries.
-type Ingester interface {
-	// Ingest writes recs atomically. It returns how many records were
-	// written and how many were ignored as older than the stored session.
-	// When it returns nil the batch is durable.
-	Ingest(ctx context.Context, recs []session.Record) (accepted, ignored int, err error)
-}
-
-// Config configures the server. Zero values take the defaults.
+// Config configures the server. Zero values take the defaults
+// (WithDefaults).
 type Config struct {
 	MaxQueryBytes  int64         // per /v1/graphql body; default 1 MiB
 	MaxIngestBytes int64         // per /v1/sessions body, after gunzip; default 64 MiB
@@ -54,6 +42,24 @@ type Config struct {
 	Console ConsoleConfig
 	// Keys enables the admin key API; nil answers 501 there.
 	Keys KeyManager
+}
+
+// WithDefaults returns c with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	if c.MaxQueryBytes <= 0 {
+		c.MaxQueryBytes = 1 << 20
+	}
+	if c.MaxIngestBytes <= 0 {
+		c.MaxIngestBytes = 64 << 20
+	}
+	if c.QueryTimeout <= 0 {
+		c.QueryTimeout = 30 * time.Second
+	}
+	c.Ingest = c.Ingest.WithDefaults()
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
 }
 
 // Server is the HTTP API.
@@ -76,20 +82,8 @@ type metrics struct {
 
 // New builds a Server.
 func New(cfg Config, exec *graphql.Executor, authn *auth.Authenticator, ing Ingester) *Server {
-	if cfg.MaxQueryBytes <= 0 {
-		cfg.MaxQueryBytes = 1 << 20
-	}
-	if cfg.MaxIngestBytes <= 0 {
-		cfg.MaxIngestBytes = 64 << 20
-	}
-	if cfg.QueryTimeout <= 0 {
-		cfg.QueryTimeout = 30 * time.Second
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s := &Server{cfg: cfg, exec: exec, authn: authn, ingest: ing, log: log}
+	cfg = cfg.WithDefaults()
+	s := &Server{cfg: cfg, exec: exec, authn: authn, ingest: ing, log: cfg.Logger}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	if cfg.Registry != nil {
 		s.m = &metrics{
@@ -159,80 +153,10 @@ func (s *Server) putBuf(b *bytes.Buffer) {
 	}
 }
 
-// writeGraphQL writes a GraphQL response: always HTTP 200, as Hasura's
-// /v1/graphql does, errors included.
-func (s *Server) writeGraphQL(w http.ResponseWriter, body []byte) {
-	if s.m != nil && bytes.HasPrefix(body, []byte(`{"errors":`)) {
-		var e struct {
-			Errors []graphql.Error `json:"errors"`
-		}
-		if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
-			s.m.errors.WithLabelValues(e.Errors[0].Extensions.Code).Inc()
-		}
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	w.Write(body)
-}
-
-func graphqlError(code, msg string) []byte {
-	return graphql.AppendError(nil, &graphql.Error{Message: msg, Extensions: graphql.Extensions{Path: "$", Code: code}})
-}
-
-func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
-	p, err := s.authn.Authenticate(r.Context(), r.Header)
-	if err != nil {
-		s.writeGraphQL(w, graphqlError(graphql.CodeAccessDenied, err.Error()))
-		return
-	}
-	if p.KeyID != "" && !p.AccountHeader {
-		s.writeGraphQL(w, graphqlError(graphql.CodeAccessDenied, "X-Moveo-Account-Id header required with an API key: send the UUID of the key's account"))
-		return
-	}
-	if !p.Can(auth.ScopeRead) {
-		s.writeGraphQL(w, graphqlError(graphql.CodeAccessDenied, "this API key may not read; it needs the read scope"))
-		return
-	}
-	buf := s.getBuf()
-	defer s.putBuf(buf)
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxQueryBytes)); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			s.writeGraphQL(w, graphqlError(graphql.CodeBadRequest, fmt.Sprintf("the request body is larger than %d bytes, the limit for /v1/graphql (--max-query-bytes)", s.cfg.MaxQueryBytes)))
-			return
-		}
-		s.writeGraphQL(w, graphqlError(graphql.CodeBadRequest, "could not read the request body: "+err.Error()))
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
-	defer cancel()
-	out := s.getBuf()
-	defer s.putBuf(out)
-	body := s.exec.ExecuteBody(ctx, graphql.Caller{Account: p.Account}, buf.Bytes(), out.AvailableBuffer())
-	s.writeGraphQL(w, body)
-}
-
-func (s *Server) graphqlGet(w http.ResponseWriter, r *http.Request) {
-	s.writeGraphQL(w, graphqlError(graphql.CodeNotSupported, "GET requests to /v1/graphql are not supported; POST {\"query\": ...} as JSON"))
-}
-
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	if s.cfg.Health != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		if err := s.cfg.Health(ctx); err != nil {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "ERROR: %v", err)
-			return
-		}
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	io.WriteString(w, "OK")
-}
-
-func (s *Server) version(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"version": s.cfg.Version, "server_type": "tally"})
+// errorBody is the JSON body of every non-GraphQL error.
+type errorBody struct {
+	Error    string           `json:"error"`
+	Problems []ingest.Problem `json:"problems,omitempty"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -244,111 +168,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	w.Write(b)
-}
-
-// errorBody is the JSON body of every non-GraphQL error.
-type errorBody struct {
-	Error    string           `json:"error"`
-	Problems []ingest.Problem `json:"problems,omitempty"`
-}
-
-func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.authenticate(w, r)
-	if !ok {
-		return
-	}
-	if !p.Can(auth.ScopeWrite) {
-		writeJSON(w, http.StatusForbidden, errorBody{Error: "this API key may not write sessions; it needs the write scope"})
-		return
-	}
-	body := io.Reader(http.MaxBytesReader(w, r.Body, s.cfg.MaxIngestBytes))
-	switch enc := r.Header.Get("Content-Encoding"); enc {
-	case "", "identity":
-	case "gzip":
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			s.ingestReadError(w, err)
-			return
-		}
-		defer zr.Close()
-		body = &limitedReader{r: zr, left: s.cfg.MaxIngestBytes}
-	default:
-		writeJSON(w, http.StatusUnsupportedMediaType, errorBody{Error: fmt.Sprintf("Content-Encoding %q is not supported; send the body plain or gzip-compressed", enc)})
-		return
-	}
-	recs, err := ingest.Decode(ingest.ReaderErrors(body), p.Account, s.cfg.Ingest)
-	if err != nil {
-		var (
-			be *ingest.BatchError
-			tm *ingest.TooManyError
-			se *ingest.SyntaxError
-		)
-		switch {
-		case errors.As(err, &be):
-			n := len(be.Problems) + be.More
-			msg := fmt.Sprintf("%d problems in the batch; nothing was written", n)
-			if n == 1 {
-				msg = "1 problem in the batch; nothing was written"
-			}
-			if be.More > 0 {
-				msg += fmt.Sprintf(" (the first %d are listed)", len(be.Problems))
-			}
-			writeJSON(w, http.StatusBadRequest, errorBody{Error: msg, Problems: be.Problems})
-		case errors.As(err, &tm):
-			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: tm.Error() + "; nothing was written"})
-		case errors.As(err, &se):
-			writeJSON(w, http.StatusBadRequest, errorBody{Error: se.Error() + "; nothing was written"})
-		default:
-			s.ingestReadError(w, err)
-		}
-		return
-	}
-	accepted, ignored, err := s.ingest.Ingest(r.Context(), recs)
-	if err != nil {
-		s.log.ErrorContext(r.Context(), "ingest failed", "err", err, "records", len(recs))
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "the batch could not be stored and nothing was written; retry later (" + err.Error() + ")"})
-		return
-	}
-	if s.m != nil {
-		s.m.ingested.Add(float64(accepted))
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"accepted": accepted, "ignored": ignored})
-}
-
-func (s *Server) ingestReadError(w http.ResponseWriter, err error) {
-	var mbe *http.MaxBytesError
-	var le *limitError
-	switch {
-	case errors.As(err, &mbe), errors.As(err, &le):
-		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("the request body is larger than %d bytes (after decompression), the limit for /v1/sessions; split the batch or raise --max-ingest-bytes; nothing was written", s.cfg.MaxIngestBytes)})
-	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.Is(err, io.ErrUnexpectedEOF):
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "the body is not valid gzip (" + err.Error() + "); nothing was written"})
-	default:
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "could not read the request body (" + err.Error() + "); nothing was written"})
-	}
-}
-
-type limitError struct{}
-
-func (limitError) Error() string { return "decompressed body too large" }
-
-// limitedReader fails, rather than stopping quietly, past its limit.
-type limitedReader struct {
-	r    io.Reader
-	left int64
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.left <= 0 {
-		return 0, &limitError{}
-	}
-	if int64(len(p)) > l.left+1 {
-		p = p[:l.left+1]
-	}
-	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	if l.left < 0 {
-		return n, &limitError{}
-	}
-	return n, err
 }

@@ -1,13 +1,13 @@
-// Package session holds the values every other part of Tally shares: a
-// stored session Record, the Query of open_closed_sessions_interval_counts_v2
-// with its bucket plan, and the errors a query can fail with. It is a leaf:
-// it imports only pgtext, and the engine, the stores, GraphQL and HTTP all
-// import it, as Prometheus keeps model/labels apart from tsdb and promql.
+// Package session holds the values every other part of Tally shares about
+// stored sessions: a Record, the Change a write makes, the updated_at rule
+// and the error a backend returns when its database is away. It is a leaf:
+// it imports only pgtext, and ingestion, the engine, the stores, analytics
+// and HTTP all import it, as Prometheus keeps model/labels apart from tsdb
+// and promql. The queries over sessions are in package analytics.
 package session
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/tally-server/tally/internal/pgtext"
 )
@@ -55,133 +55,62 @@ func Supersedes(incoming, stored *Record) bool {
 	return true
 }
 
-// UUIDSet is a filter on a uuid column. Inactive means the argument was
-// null or omitted and does not filter. Active with no Values matches
-// nothing, as "= ANY('{}')" does; NULL elements are dropped at parse time
-// because "x = NULL" is never true.
-type UUIDSet struct {
-	Active bool
-	Values []pgtext.UUID
+// Key identifies a stored session: sessions are upserted by (account_id,
+// session_id).
+type Key struct {
+	Account pgtext.UUID
+	ID      string
 }
 
-// IntSet is a filter on brain_version, with UUIDSet's rules.
-type IntSet struct {
-	Active bool
-	Values []int32
-}
+// Key is r's key.
+func (r *Record) Key() Key { return Key{r.AccountID, r.SessionID} }
 
-// TextSet is a filter on channel or agent_ids, with UUIDSet's rules.
-type TextSet struct {
-	Active bool
-	Values []string
-}
-
-// BoolFilter is the is_test filter.
-type BoolFilter struct {
-	Active bool
-	Value  bool
-}
-
-// Query is one call of open_closed_sessions_interval_counts_v2 for one
-// account.
-type Query struct {
-	StartMicros    int64
-	EndMicros      int64
-	Span           pgtext.Interval
-	BrainParentIDs UUIDSet
-	DeskIDs        UUIDSet
-	IntegrationIDs UUIDSet
-	BrainVersions  IntSet
-	Channels       TextSet
-	IsTest         BoolFilter
-	AgentIDs       TextSet
-
-	// Bounds are the bucket boundaries b0 < b1 < ... < bn set by Plan:
-	// bucket k covers [Bounds[k], Bounds[k+1]); there are len(Bounds)-1
-	// buckets.
-	Bounds []int64
-}
-
-// Counts are the open and closed sessions of one bucket.
-type Counts struct {
-	Open   int64
-	Closed int64
-}
-
-// ArgError is a query argument that cannot be used: it names the argument
-// of open_closed_sessions_interval_counts_v2_args and says why.
-type ArgError struct {
-	Arg    string
-	Reason string
-}
-
-func (e *ArgError) Error() string { return fmt.Sprintf("argument %s: %s", e.Arg, e.Reason) }
-
-// LimitError is a query that would produce more buckets than allowed.
-type LimitError struct {
-	Max    int
-	Reason string
-}
-
-func (e *LimitError) Error() string { return e.Reason }
-
-// DefaultSpan is the interval_span used when the argument is null or
-// omitted.
-var DefaultSpan = pgtext.Interval{Days: 1}
-
-// Plan checks the time arguments and computes Bounds as
-// generate_series(start_time, end_time, interval_span) does: b0 =
-// start_time, b(k+1) = b(k) + interval_span with PostgreSQL's timestamp +
-// interval, every b(k) <= end_time, plus the end of the last bucket. At
-// most maxBuckets buckets are allowed.
-func (q *Query) Plan(maxBuckets int) error {
-	if q.EndMicros < q.StartMicros {
-		return &ArgError{Arg: "end_time", Reason: fmt.Sprintf("end_time (%s) is before start_time (%s); end_time must be on or after start_time",
-			pgtext.FormatTimestamp(q.EndMicros), pgtext.FormatTimestamp(q.StartMicros))}
+// BatchKeys are the distinct keys of recs, in first-seen order: the stored
+// rows a store reads before Fold.
+func BatchKeys(recs []Record) []Key {
+	seen := make(map[Key]bool, len(recs))
+	out := make([]Key, 0, len(recs))
+	for i := range recs {
+		k := recs[i].Key()
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
 	}
-	if q.Span.Sign() <= 0 {
-		return &ArgError{Arg: "interval_span", Reason: fmt.Sprintf("interval_span must be a positive interval such as \"1 day\" or \"1 hour\", got %q", q.Span.String())}
+	return out
+}
+
+// Fold applies a batch to the stored rows of its sessions under the
+// updated_at rule, record by record in order (the rule is not
+// associative: stored 7, then a record without updated_at, then one with
+// 5, ends at 5 — so a batch cannot be folded pairwise or in SQL alone).
+//
+// stored holds the row of each of the batch's sessions that is stored
+// (absent: a new session); Fold updates it in place to the final rows,
+// which point into recs. It returns the changes (every accepted record,
+// in order, with the row it replaced: what the engine applies), the keys
+// whose row changed in first-write order (what the store writes:
+// stored[key] for each), and how many records were ignored as older than
+// the row they met.
+func Fold(stored map[Key]*Record, recs []Record) (changes []Change, written []Key, ignored int) {
+	changes = make([]Change, 0, len(recs))
+	seen := make(map[Key]bool, len(recs))
+	for i := range recs {
+		r := &recs[i]
+		k := r.Key()
+		old := stored[k]
+		if old != nil && !Supersedes(r, old) {
+			ignored++
+			continue
+		}
+		changes = append(changes, Change{Old: old, New: r})
+		stored[k] = r
+		if !seen[k] {
+			seen[k] = true
+			written = append(written, k)
+		}
 	}
-	tooMany := func() error {
-		return &LimitError{Max: maxBuckets, Reason: fmt.Sprintf(
-			"interval_span %q from %s to %s gives more than %d buckets, the server's limit; use a longer interval_span or a shorter range, or raise the limit with --max-buckets (TALLY_MAX_BUCKETS)",
-			q.Span.String(), pgtext.FormatTimestamp(q.StartMicros), pgtext.FormatTimestamp(q.EndMicros), maxBuckets)}
-	}
-	if q.Span.Fixed() && q.Span.FixedMicros() > 0 {
-		w := q.Span.FixedMicros()
-		n := (q.EndMicros-q.StartMicros)/w + 1
-		if n > int64(maxBuckets) {
-			return tooMany()
-		}
-		b := q.Bounds[:0]
-		for k := int64(0); k <= n; k++ {
-			b = append(b, q.StartMicros+k*w)
-		}
-		q.Bounds = b
-		return nil
-	}
-	b := append(q.Bounds[:0], q.StartMicros)
-	cur := q.StartMicros
-	for {
-		next, err := pgtext.AddInterval(cur, q.Span)
-		if err != nil {
-			return &ArgError{Arg: "interval_span", Reason: err.Error()}
-		}
-		if next <= cur {
-			// PostgreSQL's generate_series would never finish here.
-			return &ArgError{Arg: "interval_span", Reason: fmt.Sprintf("interval_span %q does not move forward from %s; use an interval whose parts are all positive", q.Span.String(), pgtext.FormatTimestamp(cur))}
-		}
-		b = append(b, next)
-		if next > q.EndMicros {
-			break
-		}
-		if len(b)-1 >= maxBuckets {
-			return tooMany()
-		}
-		cur = next
-	}
-	q.Bounds = b
-	return nil
+	return changes, written, ignored
 }
 
 // ErrUnavailable is wrapped by backends when their database cannot be

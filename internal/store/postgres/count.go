@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/pgtext"
-	"github.com/tally-server/tally/internal/session"
 )
 
 // Count answers q (Bounds planned) for one account in PostgreSQL. Unlike
@@ -21,7 +21,7 @@ import (
 // a fixed-length bucket arithmetically; width_bucket() finds a month
 // bucket in the boundaries Tally computed. Empty buckets are filled in
 // here, from the plan, instead of with generate_series.
-func (s *Store) Count(ctx context.Context, account pgtext.UUID, q *session.Query, dst []session.Counts) ([]session.Counts, error) {
+func (s *Store) Count(ctx context.Context, account pgtext.UUID, q *analytics.IntervalQuery, dst []analytics.Counts) ([]analytics.Counts, error) {
 	n := len(q.Bounds) - 1
 	if n <= 0 {
 		return dst, nil
@@ -53,7 +53,7 @@ func (s *Store) Count(ctx context.Context, account pgtext.UUID, q *session.Query
 
 // countChunks runs countRange on chunks of buckets concurrently; each
 // writes only its own buckets of dst.
-func (s *Store) countChunks(ctx context.Context, account pgtext.UUID, q *session.Query, dst []session.Counts, chunks int) ([]session.Counts, error) {
+func (s *Store) countChunks(ctx context.Context, account pgtext.UUID, q *analytics.IntervalQuery, dst []analytics.Counts, chunks int) ([]analytics.Counts, error) {
 	n := len(q.Bounds) - 1
 	errs := make(chan error, chunks)
 	for c := 0; c < chunks; c++ {
@@ -76,7 +76,7 @@ func (s *Store) countChunks(ctx context.Context, account pgtext.UUID, q *session
 }
 
 // countRange counts buckets lo..hi-1 into dst.
-func (s *Store) countRange(ctx context.Context, account pgtext.UUID, q *session.Query, dst []session.Counts, lo, hi int) ([]session.Counts, error) {
+func (s *Store) countRange(ctx context.Context, account pgtext.UUID, q *analytics.IntervalQuery, dst []analytics.Counts, lo, hi int) ([]analytics.Counts, error) {
 	n := len(q.Bounds) - 1
 	args := []any{pgtype.UUID{Bytes: account, Valid: true}, ts(q.Bounds[lo]), ts(q.Bounds[hi])}
 	param := func(v any) string {
@@ -85,7 +85,7 @@ func (s *Store) countRange(ctx context.Context, account pgtext.UUID, q *session.
 	}
 	var where strings.Builder
 	where.WriteString("account_id = $1 AND start_time >= $2 AND start_time < $3")
-	uuidFilter := func(col string, set session.UUIDSet) {
+	uuidFilter := func(col string, set analytics.UUIDSet) {
 		if !set.Active {
 			return
 		}

@@ -13,11 +13,6 @@ import (
 	"github.com/tally-server/tally/internal/session"
 )
 
-type sessionKey struct {
-	account pgtext.UUID
-	id      string
-}
-
 func ts(micros int64) pgtype.Timestamp {
 	return pgtype.Timestamp{Time: time.UnixMicro(micros).UTC(), Valid: true}
 }
@@ -34,9 +29,9 @@ func optUUID(u pgtext.NullUUID) pgtype.UUID {
 }
 
 // Ingest writes recs atomically: one transaction that locks the batch's
-// stored rows, applies the updated_at rule in order in memory (the rule is
-// not associative — stored 7, then no updated_at, then 5 ends at 5 — so a
-// batch's duplicates cannot be folded in SQL alone), then COPYs each
+// stored rows, applies the updated_at rule in order in memory
+// (session.Fold: the rule is not associative, so a batch's duplicates
+// cannot be folded in SQL alone), then COPYs each
 // session's final row into a temporary table and writes them set-wise: one
 // UPDATE for the sessions that were stored (locked, so decided), one
 // INSERT ... ON CONFLICT DO UPDATE ... WHERE for new ones, whose WHERE
@@ -52,27 +47,12 @@ func (s *Store) Ingest(ctx context.Context, recs []session.Record) (int, int, er
 		if err != nil {
 			return err
 		}
-		existed := make(map[sessionKey]bool, len(current))
+		existed := make(map[session.Key]bool, len(current))
 		for k := range current {
 			existed[k] = true
 		}
-		var order []sessionKey
-		written := map[sessionKey]bool{}
-		accepted, ignored = 0, 0
-		for i := range recs {
-			r := &recs[i]
-			k := sessionKey{r.AccountID, r.SessionID}
-			if old := current[k]; old != nil && !session.Supersedes(r, old) {
-				ignored++
-				continue
-			}
-			accepted++
-			current[k] = r
-			if !written[k] {
-				written[k] = true
-				order = append(order, k)
-			}
-		}
+		changes, order, ign := session.Fold(current, recs)
+		accepted, ignored = len(changes), ign
 		if len(order) == 0 {
 			return nil
 		}
@@ -124,17 +104,12 @@ func (s *Store) Ingest(ctx context.Context, recs []session.Record) (int, int, er
 var sessionColumns = []string{"account_id", "session_id", "desk_id", "brain_parent_id", "integration_id", "brain_version", "channel", "agent_ids", "is_test", "start_time", "end_time", "updated_at"}
 
 // lockExisting reads and locks the stored rows of the batch's sessions.
-func lockExisting(ctx context.Context, tx pgx.Tx, recs []session.Record) (map[sessionKey]*session.Record, error) {
-	accounts := make([]pgtype.UUID, 0, len(recs))
-	ids := make([]string, 0, len(recs))
-	seen := map[sessionKey]bool{}
-	for i := range recs {
-		k := sessionKey{recs[i].AccountID, recs[i].SessionID}
-		if !seen[k] {
-			seen[k] = true
-			accounts = append(accounts, pgtype.UUID{Bytes: k.account, Valid: true})
-			ids = append(ids, k.id)
-		}
+func lockExisting(ctx context.Context, tx pgx.Tx, recs []session.Record) (map[session.Key]*session.Record, error) {
+	keys := session.BatchKeys(recs)
+	accounts := make([]pgtype.UUID, len(keys))
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		accounts[i], ids[i] = pgtype.UUID{Bytes: k.Account, Valid: true}, k.ID
 	}
 	rows, err := tx.Query(ctx, `SELECT s.account_id, s.session_id, s.desk_id, s.brain_parent_id, s.integration_id, s.brain_version, s.channel,
 			s.agent_ids, s.is_test, s.start_time, s.end_time, s.updated_at
@@ -146,13 +121,13 @@ func lockExisting(ctx context.Context, tx pgx.Tx, recs []session.Record) (map[se
 		return nil, fmt.Errorf("read stored sessions: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[sessionKey]*session.Record, len(seen))
+	out := make(map[session.Key]*session.Record, len(keys))
 	for rows.Next() {
 		r, err := scanSession(rows)
 		if err != nil {
 			return nil, fmt.Errorf("read stored sessions: %w", err)
 		}
-		out[sessionKey{r.AccountID, r.SessionID}] = r
+		out[r.Key()] = r
 	}
 	return out, rows.Err()
 }

@@ -8,11 +8,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/querytest"
 	"github.com/tally-server/tally/internal/session"
 )
 
@@ -22,24 +23,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func newDB(t *testing.T, name string) string {
-	t.Helper()
-	srv := pgtest.Shared(t)
-	conn, err := pgx.Connect(context.Background(), srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(context.Background(), "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Replace(srv.URL, "/postgres?", "/"+name+"?", 1)
-}
-
 // TestReplicasMigrateTogether: several replicas starting at once on an
 // empty database all succeed, and the schema is migrated exactly once.
 func TestReplicasMigrateTogether(t *testing.T) {
-	url := newDB(t, "migrate_together")
+	url := pgtest.NewDatabase(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 6)
 	for i := range errs {
@@ -85,7 +72,7 @@ func rec(id string, upd int64, hasUpd, closed bool) session.Record {
 // (replaces), then one with 5 (replaces the one without) — the end state
 // has updated_at 5, not the stored 7.
 func TestIngestAppliesTheRuleInOrder(t *testing.T) {
-	s, err := Open(context.Background(), Config{URL: newDB(t, "rule_order")})
+	s, err := Open(context.Background(), Config{URL: pgtest.NewDatabase(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,30 +97,30 @@ func TestIngestAppliesTheRuleInOrder(t *testing.T) {
 }
 
 func TestCountEmptyFilterAndUnreachable(t *testing.T) {
-	url := newDB(t, "count_edges")
+	url := pgtest.NewDatabase(t)
 	s, err := Open(context.Background(), Config{URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	s.Ingest(ctx, []session.Record{rec("a", 0, false, true)})
-	q := &session.Query{StartMicros: 1_699_999_200_000_000, EndMicros: 1_700_000_000_000_000, Span: session.DefaultSpan,
-		DeskIDs: session.UUIDSet{Active: true}}
+	q := &analytics.IntervalQuery{StartMicros: 1_699_999_200_000_000, EndMicros: 1_700_000_000_000_000, Span: analytics.DefaultSpan,
+		DeskIDs: analytics.UUIDSet{Active: true}}
 	if err := q.Plan(100); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Count(ctx, pgtext.UUID{1}, q, make([]session.Counts, len(q.Bounds)-1))
-	if err != nil || got[0] != (session.Counts{}) {
+	got, err := s.Count(ctx, pgtext.UUID{1}, q, make([]analytics.Counts, len(q.Bounds)-1))
+	if err != nil || got[0] != (analytics.Counts{}) {
 		t.Fatalf("empty desk list: %v %v", got, err)
 	}
-	q.DeskIDs = session.UUIDSet{}
-	got, err = s.Count(ctx, pgtext.UUID{1}, q, make([]session.Counts, len(q.Bounds)-1))
+	q.DeskIDs = analytics.UUIDSet{}
+	got, err = s.Count(ctx, pgtext.UUID{1}, q, make([]analytics.Counts, len(q.Bounds)-1))
 	if err != nil || got[0].Closed != 1 {
 		t.Fatalf("no filter: %v %v", got, err)
 	}
 	s.Close()
 	// A closed pool stands in for a database that went away.
-	if _, err := s.Count(ctx, pgtext.UUID{1}, q, make([]session.Counts, 1)); !errors.Is(err, session.ErrUnavailable) {
+	if _, err := s.Count(ctx, pgtext.UUID{1}, q, make([]analytics.Counts, 1)); !errors.Is(err, session.ErrUnavailable) {
 		t.Errorf("count on a lost database: %v, want ErrUnavailable", err)
 	}
 	free, err := pgtest.FreePort()
@@ -147,4 +134,41 @@ func TestCountEmptyFilterAndUnreachable(t *testing.T) {
 	if _, err := Open(ctx, Config{URL: strings.Replace(url, "tally@", "nobody@", 1)}); err == nil || errors.Is(err, ErrUnavailable) {
 		t.Errorf("open as an unknown user: %v, want a permanent error", err)
 	}
+}
+
+// TestQueryScripts runs the query scripts on the PostgreSQL backend, each
+// on a new database.
+func TestQueryScripts(t *testing.T) {
+	querytest.Run(t, func(t *testing.T) querytest.Backend {
+		s, err := Open(context.Background(), Config{URL: pgtest.NewDatabase(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Close)
+		return s
+	})
+}
+
+// TestConnectWaitsOnlyForAnUnreachableDatabase: Connect retries while the
+// database is unreachable until its context ends, and returns a permanent
+// error at once.
+func TestConnectWaitsOnlyForAnUnreachableDatabase(t *testing.T) {
+	free, err := pgtest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	if _, err := Connect(ctx, Config{URL: fmt.Sprintf("postgres://tally@127.0.0.1:%d/x?sslmode=disable", free)}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Connect to nowhere: %v, want the context's deadline", err)
+	}
+	url := pgtest.NewDatabase(t)
+	if _, err := Connect(context.Background(), Config{URL: strings.Replace(url, "tally@", "nobody@", 1)}); err == nil || errors.Is(err, ErrUnavailable) {
+		t.Errorf("Connect as an unknown user: %v, want a permanent error", err)
+	}
+	s, err := Connect(context.Background(), Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 }

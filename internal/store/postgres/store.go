@@ -5,8 +5,9 @@
 // account_id first).
 //
 // It satisfies the same interfaces as the embedded mode — the server's
-// Ingester and KeyManager, auth's KeyStore, graphql's Counter — and
-// imports only session, pgtext and apikey. It never imports the engine.
+// Ingester and KeyManager, auth's KeyStore, analytics' Source — and
+// imports only analytics, session, pgtext and apikey. It never imports the
+// engine.
 package postgres
 
 import (
@@ -24,7 +25,8 @@ import (
 	"github.com/tally-server/tally/internal/session"
 )
 
-// Config configures the store.
+// Config configures the store. Zero values take the defaults
+// (WithDefaults).
 type Config struct {
 	// URL is a PostgreSQL connection URL (postgres://user:pass@host/db).
 	URL string
@@ -33,7 +35,22 @@ type Config struct {
 	// Parallel is how many connections one long query may use at once
 	// (default 2; 1 disables splitting).
 	Parallel int
-	Logger   *slog.Logger
+	// Logger receives migrations and retries; nil discards them.
+	Logger *slog.Logger
+}
+
+// WithDefaults returns c with every unset field at its default.
+func (c Config) WithDefaults() Config {
+	if c.PoolSize <= 0 {
+		c.PoolSize = 10
+	}
+	if c.Parallel <= 0 {
+		c.Parallel = 2
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
 }
 
 // Store is the PostgreSQL backend. It is safe for concurrent use.
@@ -89,17 +106,15 @@ var migrations = []string{
 var ErrUnavailable = session.ErrUnavailable
 
 // Open connects and brings the schema up to date. It fails at once when
-// the database is unreachable; the caller retries (see cmd/tally).
+// the database is unreachable (an error wrapping ErrUnavailable); Connect
+// retries.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cfg = cfg.WithDefaults()
 	pc, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
-	if cfg.PoolSize > 0 {
-		pc.MaxConns = int32(cfg.PoolSize)
-	} else {
-		pc.MaxConns = 10
-	}
+	pc.MaxConns = int32(cfg.PoolSize)
 	pc.ConnConfig.ConnectTimeout = 5 * time.Second
 	// Tally's queries are short index scans: JIT compilation costs more
 	// than it saves on them and makes latency jumpy.
@@ -108,14 +123,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s := &Store{pool: pool, log: log, parallel: cfg.Parallel}
-	if s.parallel <= 0 {
-		s.parallel = 2
-	}
+	s := &Store{pool: pool, log: cfg.Logger, parallel: cfg.Parallel}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -127,8 +135,36 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
+// Connect is Open, retrying with backoff (0.5 s doubling to 30 s) while
+// the database is unreachable, so that Tally and its database can start
+// in any order. Other errors — a wrong URL, password or schema — will not
+// fix themselves and are returned at once, as is ctx's error when it ends.
+func Connect(ctx context.Context, cfg Config) (*Store, error) {
+	log := cfg.WithDefaults().Logger
+	delay := 500 * time.Millisecond
+	for {
+		store, err := Open(ctx, cfg)
+		if err == nil {
+			return store, nil
+		}
+		if !errors.Is(err, ErrUnavailable) {
+			return nil, err
+		}
+		log.Warn("PostgreSQL is unreachable; retrying", "err", err, "in", delay)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 30*time.Second)
+	}
+}
+
 // Close closes the pool.
 func (s *Store) Close() { s.pool.Close() }
+
+// Health reports whether the database answers (what /healthz asks).
+func (s *Store) Health(ctx context.Context) error { return s.Ping(ctx) }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {

@@ -1,4 +1,4 @@
-package main
+package server_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tally-server/tally/internal/server"
+	"github.com/tally-server/tally/internal/servertest"
 )
 
 // nodeClient finds node and the installed graphql package.
@@ -34,8 +35,8 @@ func nodeClient(t *testing.T) (string, string) {
 // aggregate field through it.
 func TestGraphQLJSClient(t *testing.T) {
 	node, script := nodeClient(t)
-	s := startTally(t, harnessOpts{})
-	loadFew(t, s)
+	s := servertest.Start(t, servertest.Options{})
+	s.LoadFew(t)
 	docs := map[string]any{
 		"spec": map[string]any{"query": server.SpecQuery, "variables": map[string]any{
 			"deskIds": "{9566c74d-1003-4c4d-bbbb-0407d1e2c649}", "startDate": "2024-01-08", "endDate": "2024-01-09", "intervalInDays": "1 day"}},
@@ -102,10 +103,10 @@ func TestGraphQLJSClient(t *testing.T) {
 			t.Errorf("rebuilt schema lacks %q", want)
 		}
 	}
-	if got := string(compact(res.Results["spec"])); got != `{"data":{"rows":[{"closed_sessions":1,"open_sessions":0,"date":"2024-01-08T00:00:00"},{"closed_sessions":0,"open_sessions":0,"date":"2024-01-09T00:00:00"}]}}` {
+	if got := string(servertest.Compact(res.Results["spec"])); got != `{"data":{"rows":[{"closed_sessions":1,"open_sessions":0,"date":"2024-01-08T00:00:00"},{"closed_sessions":0,"open_sessions":0,"date":"2024-01-09T00:00:00"}]}}` {
 		t.Errorf("SPEC query through graphql-js: %s", got)
 	}
-	if got := string(compact(res.Results["table"])); got != `{"data":{"rows":[{"per_interval":"2024-01-08T00:00:00","open_sessions":1,"closed_sessions":1}],"agg":{"aggregate":{"count":3,"sum":{"open_sessions":2,"closed_sessions":1},"avg":{"open_sessions":0.6666666666666666},"max":{"per_interval":"2024-01-10T00:00:00"}},"nodes":[{"per_interval":"2024-01-08T00:00:00"},{"per_interval":"2024-01-09T00:00:00"},{"per_interval":"2024-01-10T00:00:00"}]}}}` {
+	if got := string(servertest.Compact(res.Results["table"])); got != `{"data":{"rows":[{"per_interval":"2024-01-08T00:00:00","open_sessions":1,"closed_sessions":1}],"agg":{"aggregate":{"count":3,"sum":{"open_sessions":2,"closed_sessions":1},"avg":{"open_sessions":0.6666666666666666},"max":{"per_interval":"2024-01-10T00:00:00"}},"nodes":[{"per_interval":"2024-01-08T00:00:00"},{"per_interval":"2024-01-09T00:00:00"},{"per_interval":"2024-01-10T00:00:00"}]}}}` {
 		t.Errorf("table arguments through graphql-js: %s", got)
 	}
 	if t.Failed() {

@@ -1,4 +1,4 @@
-package main
+package server_test
 
 import (
 	"bytes"
@@ -10,11 +10,14 @@ import (
 	"testing"
 
 	"github.com/tally-server/tally/internal/graphql"
+	"github.com/tally-server/tally/internal/servertest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-const acct = "d2be0283-9b53-4d7b-b77d-2650f3a1a99c"
+const acct = servertest.Account
+
+var mustJSON = servertest.MustJSON
 
 // q builds a /v1/graphql body for the function with the given args
 // literal and variables.
@@ -82,18 +85,18 @@ var graphqlErrorCases = []errorCase{
 // the expected code, the text is pinned in testdata/graphql_errors.golden,
 // and the server still answers a good query afterwards.
 func TestGraphQLErrors(t *testing.T) {
-	s := startTally(t, harnessOpts{adminSecret: "s3cret"})
+	s := servertest.Start(t, servertest.Options{AdminSecret: "s3cret"})
 	golden := map[string]json.RawMessage{}
 	for _, c := range graphqlErrorCases {
 		t.Run(c.name, func(t *testing.T) {
-			h := withHeaders(map[string]string{"Content-Type": "application/json", "X-Admin-Secret": "s3cret", "X-Moveo-Account-Id": acct}, c.headers)
-			code, body := post(t, s.URL+"/v1/graphql", h, c.body)
+			h := servertest.WithHeaders(map[string]string{"Content-Type": "application/json", "X-Admin-Secret": "s3cret", "X-Moveo-Account-Id": acct}, c.headers)
+			code, body := s.Post(t, "/v1/graphql", h, c.body)
 			if code != http.StatusOK {
 				t.Fatalf("HTTP %d, Hasura answers 200: %s", code, body)
 			}
 			var resp struct {
-				Data   json.RawMessage `json:"data"`
-				Errors []graphql.Error `json:"errors"`
+				Data   json.RawMessage    `json:"data"`
+				Errors []servertest.Error `json:"errors"`
 			}
 			if err := json.Unmarshal(body, &resp); err != nil {
 				t.Fatalf("not JSON: %s", body)
@@ -115,7 +118,7 @@ func TestGraphQLErrors(t *testing.T) {
 		})
 	}
 	checkGolden(t, "testdata/graphql_errors.golden", golden)
-	if r := s.query(t, acct, `{ __typename }`, nil); len(r.Errors) > 0 {
+	if r := s.Query(t, acct, `{ __typename }`, nil); len(r.Errors) > 0 {
 		t.Fatalf("server stopped answering: %+v", r.Errors)
 	}
 }
@@ -151,12 +154,6 @@ func checkGolden(t *testing.T, path string, got map[string]json.RawMessage) {
 			}
 		}
 	}
-}
-
-func compact(b []byte) []byte {
-	var buf bytes.Buffer
-	json.Compact(&buf, b)
-	return buf.Bytes()
 }
 
 // normJSON normalises JSON text for comparison: encoding/json's escaping

@@ -1,0 +1,204 @@
+package analytics_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tally-server/tally/internal/analytics"
+	"github.com/tally-server/tally/internal/embedded"
+	"github.com/tally-server/tally/internal/engine"
+	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/store/postgres"
+)
+
+// Every backend answers the catalogue's queries.
+var (
+	_ analytics.Source = (*engine.Index)(nil)
+	_ analytics.Source = (*postgres.Store)(nil)
+	_ analytics.Source = (*embedded.Backend)(nil)
+)
+
+func TestCatalogueIsValid(t *testing.T) {
+	c := analytics.NewCatalogue()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	f := c.Function(analytics.IntervalFunction)
+	if f == nil {
+		t.Fatalf("catalogue lacks %s", analytics.IntervalFunction)
+	}
+	var args []string
+	for _, a := range f.Args {
+		args = append(args, fmt.Sprintf("%s %s", a.Name, a.Type.PostgreSQL()))
+	}
+	want := "start_time timestamp, end_time timestamp, interval_span interval, brain_parent_ids uuid[], desk_ids uuid[], integration_ids uuid[], brain_versions int4[], channels text[], is_test boolean, agent_ids text[]"
+	if got := strings.Join(args, ", "); got != want {
+		t.Errorf("arguments\n got %s\nwant %s", got, want)
+	}
+	for i, name := range []string{"per_interval", "open_sessions", "closed_sessions"} {
+		if f.Table.Column(name) != i {
+			t.Errorf("column %s at %d, want %d", name, f.Table.Column(name), i)
+		}
+	}
+}
+
+func TestValidateRejectsBrokenCatalogues(t *testing.T) {
+	prep := func(analytics.Args, analytics.Limits) (analytics.Call, error) { return nil, nil }
+	table := analytics.Table{Name: "t", Columns: []analytics.Column{{Name: "a", Type: analytics.Int}}}
+	cases := map[string]*analytics.Catalogue{
+		"twice":          {Functions: []*analytics.Function{analytics.NewFunction("f", nil, table, prep), analytics.NewFunction("f", nil, table, prep)}},
+		"no columns":     {Functions: []*analytics.Function{analytics.NewFunction("f", nil, analytics.Table{Name: "t"}, prep)}},
+		"array column":   {Functions: []*analytics.Function{analytics.NewFunction("f", nil, analytics.Table{Name: "t", Columns: []analytics.Column{{Name: "a", Type: analytics.UUIDArray}}}, prep)}},
+		"repeated arg":   {Functions: []*analytics.Function{analytics.NewFunction("f", []analytics.Arg{{Name: "x", Type: analytics.Int}, {Name: "x", Type: analytics.Int}}, table, prep)}},
+		"no call at all": {Functions: []*analytics.Function{analytics.NewFunction("f", nil, table, nil)}},
+	}
+	for name, c := range cases {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func args(kv ...any) analytics.Args {
+	var a analytics.Args
+	for i := 0; i < len(kv); i += 2 {
+		a.Names = append(a.Names, kv[i].(string))
+		a.Values = append(a.Values, kv[i+1])
+	}
+	return a
+}
+
+// TestPrepareErrors: each bad argument gives an *ArgError naming it, of
+// the kind transports map to their codes, with the client's message.
+func TestPrepareErrors(t *testing.T) {
+	f := analytics.NewCatalogue().Function(analytics.IntervalFunction)
+	day := []any{"start_time", "2024-01-01", "end_time", "2024-01-02"}
+	with := func(kv ...any) analytics.Args { return args(append(append([]any{}, day...), kv...)...) }
+	cases := []struct {
+		name   string
+		args   analytics.Args
+		arg    string
+		kind   analytics.ErrorKind
+		reason string // a prefix of the message
+	}{
+		{"missing start", args("end_time", "2024-01-02"), "start_time", analytics.KindValidation, `argument start_time is required and must not be null; send a timestamp such as "2024-01-08"`},
+		{"null end", args("start_time", "2024-01-02", "end_time", nil), "end_time", analytics.KindValidation, "argument end_time is required"},
+		{"number for timestamp", args("start_time", json.Number("1"), "end_time", "x"), "start_time", analytics.KindParse, "A string is expected for type: timestamp; argument start_time takes a string such as"},
+		{"bad timestamp", args("start_time", "yesterday", "end_time", "x"), "start_time", analytics.KindData, `argument start_time: invalid input syntax for type timestamp: "yesterday"`},
+		{"object for interval", with("interval_span", map[string]any{}), "interval_span", analytics.KindParse, "A string is expected for type: interval; argument interval_span takes a string such as \"1 day\", \"1 week\", \"1 hour\" or \"1 mon\", but found an object"},
+		{"bad interval", with("interval_span", "1 dya"), "interval_span", analytics.KindData, `argument interval_span: invalid input syntax for type interval: "1 dya"`},
+		{"zero interval", with("interval_span", "0 days"), "interval_span", analytics.KindData, `interval_span must be a positive interval such as "1 day" or "1 hour", got "00:00:00"`},
+		{"end before start", args("start_time", "2024-01-10", "end_time", "2024-01-02"), "end_time", analytics.KindData, "end_time (2024-01-02T00:00:00) is before start_time (2024-01-10T00:00:00)"},
+		{"too many buckets", with("interval_span", "1 second"), "interval_span", analytics.KindLimit, `interval_span "00:00:01" from 2024-01-01T00:00:00 to 2024-01-02T00:00:00 gives more than 100 buckets`},
+		{"bad uuid", with("desk_ids", "{nope}"), "desk_ids", analytics.KindData, `argument desk_ids: invalid input syntax for type uuid: "nope"`},
+		{"number in uuid list", with("desk_ids", []any{json.Number("5")}), "desk_ids", analytics.KindParse, "A string is expected for type: _uuid"},
+		{"bad int4", with("brain_versions", "{1,x}"), "brain_versions", analytics.KindData, `argument brain_versions: invalid input syntax for type integer: "x"`},
+		{"bool for text list", with("channels", true), "channels", analytics.KindParse, "A string is expected for type: _text; argument channels takes a PostgreSQL array literal string such as \"{web,whatsapp}\", or a JSON array of strings, but found a boolean"},
+		{"string for Boolean", with("is_test", "false"), "is_test", analytics.KindValidation, "expected a boolean for type 'Boolean', but found a string; argument is_test takes true"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := f.Prepare(c.args, analytics.Limits{MaxBuckets: 100})
+			var ae *analytics.ArgError
+			if !errors.As(err, &ae) {
+				t.Fatalf("error %v (%T), want *ArgError", err, err)
+			}
+			if ae.Arg != c.arg || ae.Kind != c.kind || !strings.HasPrefix(ae.Reason, c.reason) || ae.Error() != ae.Reason {
+				t.Errorf("got %s %s %q\nwant %s %s %q...", ae.Arg, ae.Kind, ae.Reason, c.arg, c.kind, c.reason)
+			}
+			if c.kind == analytics.KindLimit && ae.Limit != 100 {
+				t.Errorf("limit %d, want 100", ae.Limit)
+			}
+		})
+	}
+}
+
+func TestPlanBuckets(t *testing.T) {
+	ts := func(s string) int64 {
+		v, err := pgtext.ParseTimestamp(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	cases := []struct {
+		start, end string
+		span       pgtext.Interval
+		want       []string
+	}{
+		// Month arithmetic is iterated and clamped: Jan 31, Feb 29, Mar 29.
+		{"2024-01-31", "2024-03-30", pgtext.Interval{Months: 1}, []string{"2024-01-31T00:00:00", "2024-02-29T00:00:00", "2024-03-29T00:00:00", "2024-04-29T00:00:00"}},
+		// Fixed spans: the last bucket starts on or before end_time.
+		{"2024-01-01", "2024-01-02T12:00", pgtext.Interval{Days: 1}, []string{"2024-01-01T00:00:00", "2024-01-02T00:00:00", "2024-01-03T00:00:00"}},
+		{"2024-01-01", "2024-01-01", pgtext.Interval{Micros: pgtext.MicrosPerHour}, []string{"2024-01-01T00:00:00", "2024-01-01T01:00:00"}},
+	}
+	for _, c := range cases {
+		q := &analytics.IntervalQuery{StartMicros: ts(c.start), EndMicros: ts(c.end), Span: c.span}
+		if err := q.Plan(100); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, b := range q.Bounds {
+			got = append(got, pgtext.FormatTimestamp(b))
+		}
+		if strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%s..%s by %s: bounds %v, want %v", c.start, c.end, c.span, got, c.want)
+		}
+	}
+}
+
+// countsSource answers every bucket k with k open and 2k closed sessions,
+// and records the query it was asked.
+type countsSource struct{ asked *analytics.IntervalQuery }
+
+func (s *countsSource) Count(ctx context.Context, account pgtext.UUID, q *analytics.IntervalQuery, dst []analytics.Counts) ([]analytics.Counts, error) {
+	s.asked = q
+	for k := range dst {
+		dst[k] = analytics.Counts{Open: int64(k), Closed: 2 * int64(k)}
+	}
+	return dst, nil
+}
+
+func TestRunGivesOneRowPerBucket(t *testing.T) {
+	f := analytics.NewCatalogue().Function(analytics.IntervalFunction)
+	call, err := f.Prepare(args("start_time", "2024-01-01", "end_time", "2024-01-03", "channels", []any{"web", nil}), analytics.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &countsSource{}
+	used := analytics.ColumnSet(0).With(analytics.ColOpenSessions)
+	res, err := call.Run(context.Background(), src, pgtext.UUID{1}, used)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.asked.Columns != used || !src.asked.Channels.Active || len(src.asked.Channels.Values) != 1 {
+		t.Errorf("the source was asked %+v", src.asked)
+	}
+	if res.Len != 3 || len(res.Cols) != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	for k := 0; k < 3; k++ {
+		day := pgtext.FormatTimestamp(res.Cols[analytics.ColPerInterval].Ints[k])
+		if day != fmt.Sprintf("2024-01-0%dT00:00:00", k+1) || res.Cols[analytics.ColOpenSessions].Ints[k] != int64(k) || res.Cols[analytics.ColClosedSessions].Ints[k] != 2*int64(k) {
+			t.Errorf("row %d: %s %d %d", k, day, res.Cols[1].Ints[k], res.Cols[2].Ints[k])
+		}
+	}
+}
+
+func TestJSONKind(t *testing.T) {
+	for v, want := range map[any]string{nil: "null", "x": "a string", true: "a boolean", json.Number("1"): "a number"} {
+		if got := analytics.JSONKind(v); got != want {
+			t.Errorf("JSONKind(%v) = %q, want %q", v, got, want)
+		}
+	}
+	if got := analytics.JSONKind([]any{}); got != "a list" {
+		t.Errorf("list: %q", got)
+	}
+	if got := analytics.JSONKind(struct{}{}); got != "an object" {
+		t.Errorf("object: %q", got)
+	}
+}

@@ -1,0 +1,180 @@
+package analytics
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/tally-server/tally/internal/pgtext"
+)
+
+// Parsing of transport-neutral argument values (see Args), one helper per
+// Type. Each returns an *ArgError naming the argument; the messages name
+// what is accepted.
+
+// accepted names the forms an argument of type t takes, in parse errors.
+func accepted(t Type) string {
+	switch t {
+	case Timestamp:
+		return `a string such as "2024-01-08" or "2024-01-08T10:00:00"`
+	case Interval:
+		return `a string such as "1 day", "1 week", "1 hour" or "1 mon"`
+	case UUIDArray:
+		return `a PostgreSQL array literal string such as "{d2be0283-9b53-4d7b-b77d-2650f3a1a99c}", or a JSON array of UUID strings`
+	case Int4Array:
+		return `a PostgreSQL array literal string such as "{1,2}", or a JSON array of integers`
+	case TextArray:
+		return `a PostgreSQL array literal string such as "{web,whatsapp}", or a JSON array of strings`
+	}
+	return "a string"
+}
+
+// stringExpected is a value of the wrong JSON kind for a string-typed
+// argument.
+func stringExpected(arg string, t Type, v any) error {
+	return &ArgError{Arg: arg, Kind: KindParse, Reason: fmt.Sprintf("A string is expected for type: %s; argument %s takes %s, but found %s", t.GraphQL(), arg, accepted(t), JSONKind(v))}
+}
+
+// literalError is a string that is not a literal of the argument's type:
+// err is pgtext's error, which quotes PostgreSQL's own wording.
+func literalError(arg string, err error) error {
+	return &ArgError{Arg: arg, Kind: KindData, Reason: "argument " + arg + ": " + err.Error(), Err: err}
+}
+
+// requiredTimestamp reads a timestamp argument that must be present.
+func requiredTimestamp(args Args, arg string) (int64, error) {
+	v := args.Get(arg)
+	if v == nil {
+		return 0, &ArgError{Arg: arg, Kind: KindValidation, Reason: fmt.Sprintf("argument %s is required and must not be null; send a timestamp such as \"2024-01-08\"", arg)}
+	}
+	s, ok := v.(string)
+	if !ok {
+		return 0, stringExpected(arg, Timestamp, v)
+	}
+	t, err := pgtext.ParseTimestamp(s)
+	if err != nil {
+		return 0, literalError(arg, err)
+	}
+	return t, nil
+}
+
+// intervalArg reads an optional interval argument; def when null or
+// absent.
+func intervalArg(args Args, arg string, def pgtext.Interval) (pgtext.Interval, error) {
+	v := args.Get(arg)
+	if v == nil {
+		return def, nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return def, stringExpected(arg, Interval, v)
+	}
+	iv, err := pgtext.ParseInterval(s)
+	if err != nil {
+		return def, literalError(arg, err)
+	}
+	return iv, nil
+}
+
+// boolArg reads an optional Boolean argument; hint completes the error
+// with what the argument means.
+func boolArg(args Args, arg, hint string) (BoolFilter, error) {
+	v := args.Get(arg)
+	if v == nil {
+		return BoolFilter{}, nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return BoolFilter{}, &ArgError{Arg: arg, Kind: KindValidation, Reason: fmt.Sprintf("expected a boolean for type 'Boolean', but found %s; %s", JSONKind(v), hint)}
+	}
+	return BoolFilter{Active: true, Value: b}, nil
+}
+
+// elements returns an array argument's elements as strings (nil for SQL
+// NULL), from a PostgreSQL literal string or a JSON list. active is false
+// when the argument is null or absent.
+func elements(arg string, t Type, v any) (es []*string, active bool, err error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, false, nil
+	case string:
+		es, err := pgtext.ParseArray(v)
+		if err != nil {
+			return nil, false, literalError(arg, err)
+		}
+		return es, true, nil
+	case []any:
+		out := make([]*string, len(v))
+		for i, e := range v {
+			switch e := e.(type) {
+			case nil:
+			case string:
+				out[i] = &e
+			case json.Number:
+				if t != Int4Array {
+					return nil, false, stringExpected(arg, t, e)
+				}
+				s := e.String()
+				out[i] = &s
+			default:
+				return nil, false, stringExpected(arg, t, e)
+			}
+		}
+		return out, true, nil
+	}
+	return nil, false, stringExpected(arg, t, v)
+}
+
+// uuidSet reads an optional _uuid argument.
+func uuidSet(args Args, arg string) (UUIDSet, error) {
+	es, active, err := elements(arg, UUIDArray, args.Get(arg))
+	if err != nil || !active {
+		return UUIDSet{}, err
+	}
+	set := UUIDSet{Active: true, Values: make([]pgtext.UUID, 0, len(es))}
+	for _, e := range es {
+		if e == nil {
+			continue
+		}
+		u, err := pgtext.ParseUUID(*e)
+		if err != nil {
+			return set, literalError(arg, err)
+		}
+		set.Values = append(set.Values, u)
+	}
+	return set, nil
+}
+
+// intSet reads an optional _int4 argument.
+func intSet(args Args, arg string) (IntSet, error) {
+	es, active, err := elements(arg, Int4Array, args.Get(arg))
+	if err != nil || !active {
+		return IntSet{}, err
+	}
+	set := IntSet{Active: true, Values: make([]int32, 0, len(es))}
+	for _, e := range es {
+		if e == nil {
+			continue
+		}
+		n, err := pgtext.ParseInt4(*e)
+		if err != nil {
+			return set, literalError(arg, err)
+		}
+		set.Values = append(set.Values, n)
+	}
+	return set, nil
+}
+
+// textSet reads an optional _text argument.
+func textSet(args Args, arg string) (TextSet, error) {
+	es, active, err := elements(arg, TextArray, args.Get(arg))
+	if err != nil || !active {
+		return TextSet{}, err
+	}
+	set := TextSet{Active: true, Values: make([]string, 0, len(es))}
+	for _, e := range es {
+		if e != nil {
+			set.Values = append(set.Values, *e)
+		}
+	}
+	return set, nil
+}

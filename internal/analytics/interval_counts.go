@@ -1,0 +1,128 @@
+package analytics
+
+import (
+	"context"
+
+	"github.com/tally-server/tally/internal/pgtext"
+)
+
+// IntervalFunction is the name of Moveo's function, the first entry of
+// the catalogue.
+const IntervalFunction = "open_closed_sessions_interval_counts_v2"
+
+// Columns of IntervalTable, by index: what ColumnSet and Result.Cols use.
+const (
+	ColPerInterval = iota
+	ColOpenSessions
+	ColClosedSessions
+)
+
+// IntervalTable is the table open_closed_sessions_interval_counts_v2
+// returns (SPEC sections 1 and 2).
+func IntervalTable() Table {
+	return Table{Name: "open_closed_sessions_interval_counts", Columns: []Column{
+		ColPerInterval:    {Name: "per_interval", Type: Timestamp, Nullable: true},
+		ColOpenSessions:   {Name: "open_sessions", Type: Int, Nullable: true},
+		ColClosedSessions: {Name: "closed_sessions", Type: Int, Nullable: true},
+	}}
+}
+
+func intervalCounts() *Function {
+	return &Function{
+		Name: IntervalFunction,
+		Args: []Arg{
+			{Name: "start_time", Type: Timestamp, Required: true},
+			{Name: "end_time", Type: Timestamp, Required: true},
+			{Name: "interval_span", Type: Interval},
+			{Name: "brain_parent_ids", Type: UUIDArray},
+			{Name: "desk_ids", Type: UUIDArray},
+			{Name: "integration_ids", Type: UUIDArray},
+			{Name: "brain_versions", Type: Int4Array},
+			{Name: "channels", Type: TextArray},
+			{Name: "is_test", Type: Boolean},
+			{Name: "agent_ids", Type: TextArray},
+		},
+		Table:   IntervalTable(),
+		prepare: prepareIntervalQuery,
+	}
+}
+
+// ParseIntervalQuery reads the arguments of
+// open_closed_sessions_interval_counts_v2 into a query, without planning
+// it. Errors are *ArgError.
+func ParseIntervalQuery(args Args) (*IntervalQuery, error) {
+	q := &IntervalQuery{}
+	var err error
+	if q.StartMicros, err = requiredTimestamp(args, "start_time"); err != nil {
+		return nil, err
+	}
+	if q.EndMicros, err = requiredTimestamp(args, "end_time"); err != nil {
+		return nil, err
+	}
+	if q.Span, err = intervalArg(args, "interval_span", DefaultSpan); err != nil {
+		return nil, err
+	}
+	if q.BrainParentIDs, err = uuidSet(args, "brain_parent_ids"); err != nil {
+		return nil, err
+	}
+	if q.DeskIDs, err = uuidSet(args, "desk_ids"); err != nil {
+		return nil, err
+	}
+	if q.IntegrationIDs, err = uuidSet(args, "integration_ids"); err != nil {
+		return nil, err
+	}
+	if q.BrainVersions, err = intSet(args, "brain_versions"); err != nil {
+		return nil, err
+	}
+	if q.Channels, err = textSet(args, "channels"); err != nil {
+		return nil, err
+	}
+	if q.AgentIDs, err = textSet(args, "agent_ids"); err != nil {
+		return nil, err
+	}
+	if q.IsTest, err = boolArg(args, "is_test", "argument is_test takes true (test sessions only), false (production only) or null (all)"); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func prepareIntervalQuery(args Args, lim Limits) (Call, error) {
+	q, err := ParseIntervalQuery(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.Plan(lim.MaxBuckets); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// intervalResult is a Result with room for IntervalTable's columns, so
+// that one allocation holds both.
+type intervalResult struct {
+	Result
+	cols [3]Cells
+}
+
+// Run asks src for the planned query's counts and returns one row per
+// bucket: per_interval, open_sessions, closed_sessions. An account with no
+// sessions gets zeros. The result shares q.Bounds: Run is q's last use.
+func (q *IntervalQuery) Run(ctx context.Context, src Source, account pgtext.UUID, used ColumnSet) (*Result, error) {
+	q.Columns = used
+	n := len(q.Bounds) - 1
+	counts, err := src.Count(ctx, account, q, make([]Counts, n))
+	if err != nil {
+		return nil, err
+	}
+	ints := make([]int64, 2*n)
+	r := &intervalResult{}
+	r.cols[ColPerInterval].Ints = q.Bounds[:n:n] // the buckets' starts; q is not used again
+	r.cols[ColOpenSessions].Ints = ints[:n:n]
+	r.cols[ColClosedSessions].Ints = ints[n:]
+	for k, c := range counts {
+		r.cols[ColOpenSessions].Ints[k] = c.Open
+		r.cols[ColClosedSessions].Ints[k] = c.Closed
+	}
+	r.Result = Result{Len: n, Cols: r.cols[:]}
+	return &r.Result, nil
+}

@@ -1,0 +1,163 @@
+// Package embedded is Tally's default backend: sessions and API keys kept
+// durably by the SQLite store in one data directory, and queries answered
+// by the in-memory engine, rebuilt from the store at Open and kept equal
+// to it on every write.
+//
+// Writes go to the store first; once a batch is durable the engine applies
+// exactly the changes the store made, in the store's order (one mutex
+// orders both). Queries never touch SQLite.
+//
+// embedded imports analytics, engine, sqlite, session, pgtext and apikey;
+// nothing above it (GraphQL, HTTP) and no other backend.
+package embedded
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tally-server/tally/internal/analytics"
+	"github.com/tally-server/tally/internal/apikey"
+	"github.com/tally-server/tally/internal/engine"
+	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/session"
+	"github.com/tally-server/tally/internal/store/sqlite"
+)
+
+// Config says where the backend lives and how it runs.
+type Config struct {
+	// Dir is the data directory (created if missing). Required.
+	Dir string
+	// Logger receives the load's progress; nil discards it.
+	Logger *slog.Logger
+	// Engine tunes the in-memory index (compaction).
+	Engine engine.Config
+	// Prepare, when set, runs on the opened store before the engine is
+	// built from it: tally demo writes its data set here.
+	Prepare func(ctx context.Context, store *sqlite.Store) error
+}
+
+// Backend is the store and the engine as one backend. It answers the
+// catalogue's queries (analytics.Source, through the engine), takes
+// batches (Ingest) and keeps API keys (through the store). It is safe for
+// concurrent use.
+type Backend struct {
+	// Source is the engine: every query is answered from memory. New
+	// Source methods (new catalogue functions) reach the backend through
+	// it without a change here.
+	analytics.Source
+
+	mu    sync.Mutex // orders writes: the engine applies them in the store's order
+	store *sqlite.Store
+	index *engine.Index
+	log   *slog.Logger
+}
+
+// Open opens the store in cfg.Dir, runs cfg.Prepare, and loads every
+// stored session into a new engine.
+func Open(ctx context.Context, cfg Config) (*Backend, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	store, err := sqlite.Open(ctx, cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Prepare != nil {
+		if err := cfg.Prepare(ctx, store); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	b := &Backend{store: store, index: engine.New(cfg.Engine), log: log}
+	b.Source = b.index
+	if err := b.load(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// load rebuilds the engine from the store, logging progress.
+func (b *Backend) load(ctx context.Context) error {
+	start := time.Now()
+	total, err := b.store.Count(ctx)
+	if err != nil {
+		return err
+	}
+	b.log.Info("loading sessions into memory", "sessions", total)
+	loader := b.index.NewLoader()
+	n := 0
+	err = b.store.Scan(ctx, func(r *session.Record) error {
+		loader.Add(r)
+		n++
+		if n%1_000_000 == 0 {
+			b.log.Info("loading sessions", "done", n, "of", total)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	loader.Finish()
+	b.log.Info("sessions loaded", "sessions", n, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// Ingest writes recs atomically under the updated_at rule: the store makes
+// the batch durable, then the engine applies exactly the changes the store
+// made. It returns how many records were written and how many were
+// ignored as older than the stored session; when it returns nil the batch
+// is durable and visible to queries.
+func (b *Backend) Ingest(ctx context.Context, recs []session.Record) (accepted, ignored int, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	changes, ignored, err := b.store.Upsert(ctx, recs)
+	if err != nil {
+		return 0, 0, err
+	}
+	b.index.Apply(changes)
+	// The change feed of live queries publishes here: under mu, so its
+	// subscribers see the changes in the store's order.
+	return len(changes), ignored, nil
+}
+
+// Sessions is the number of sessions held.
+func (b *Backend) Sessions() int { return b.index.Sessions() }
+
+// Health reports whether the store answers.
+func (b *Backend) Health(ctx context.Context) error { return b.store.Ping(ctx) }
+
+// Store is the SQLite store, for tools that read the data directory.
+// Writing to it directly bypasses the engine.
+func (b *Backend) Store() *sqlite.Store { return b.store }
+
+// Close closes the store. The backend must not be used afterwards.
+func (b *Backend) Close() error { return b.store.Close() }
+
+// Key returns the API key with id, or nil when there is none.
+func (b *Backend) Key(ctx context.Context, id string) (*apikey.Key, error) {
+	return b.store.Key(ctx, id)
+}
+
+// Keys lists keys, of one account when account is valid, oldest first.
+func (b *Backend) Keys(ctx context.Context, account pgtext.NullUUID) ([]apikey.Key, error) {
+	return b.store.Keys(ctx, account)
+}
+
+// CreateKey stores a new key record.
+func (b *Backend) CreateKey(ctx context.Context, k apikey.Key) error {
+	return b.store.CreateKey(ctx, k)
+}
+
+// RevokeKey marks a key revoked; false when there is no such active key.
+func (b *Backend) RevokeKey(ctx context.Context, id string, now time.Time) (bool, error) {
+	return b.store.RevokeKey(ctx, id, now)
+}
+
+// TouchKey records that a key was used.
+func (b *Backend) TouchKey(ctx context.Context, id string, at time.Time) error {
+	return b.store.TouchKey(ctx, id, at)
+}

@@ -1,0 +1,559 @@
+package graphql
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/tally-server/tally/internal/analytics"
+	"github.com/tally-server/tally/internal/pgtext"
+)
+
+// The table arguments Hasura gives a function's root fields — where,
+// order_by, distinct_on, offset, limit — with PostgreSQL's semantics
+// applied to the function's result (SELECT ... FROM fn(...) WHERE ...
+// ORDER BY ... LIMIT ... OFFSET ...), over any catalogue table: cells are
+// Int, BigInt, Timestamp or Text, and may be NULL. Comparisons follow
+// SQL's three-valued logic; text sorts by byte value (PostgreSQL's "C"
+// collation).
+
+// tableArgs are the parsed table arguments of one root field.
+type tableArgs struct {
+	where    *boolExp
+	orderBy  []orderKey
+	distinct []int
+	limit    int64 // -1: none
+	offset   int64
+	// used are the columns the arguments read.
+	used analytics.ColumnSet
+}
+
+type orderKey struct {
+	col        int
+	desc       bool
+	nullsFirst bool
+}
+
+// boolExp is a parsed <table>_bool_exp: the AND of all its parts.
+type boolExp struct {
+	and, or []*boolExp
+	hasOr   bool
+	not     *boolExp
+	cmps    []comparison
+}
+
+type compareOp uint8
+
+const (
+	opEq compareOp = iota
+	opNeq
+	opGt
+	opGte
+	opLt
+	opLte
+	opIn
+	opNin
+	opIsNull
+)
+
+var compareOps = map[string]compareOp{"_eq": opEq, "_neq": opNeq, "_gt": opGt, "_gte": opGte, "_lt": opLt, "_lte": opLte, "_in": opIn, "_nin": opNin, "_is_null": opIsNull}
+
+type comparison struct {
+	col    int
+	op     compareOp
+	val    value
+	list   []value
+	isNull bool
+}
+
+// value is one non-NULL cell value: i for Int, BigInt and Timestamp
+// columns, s for Text.
+type value struct {
+	i int64
+	s string
+}
+
+// truth is a SQL boolean: true, false or unknown (NULL).
+type truth uint8
+
+const (
+	isFalse truth = iota
+	isTrue
+	isUnknown
+)
+
+func truthOf(b bool) truth {
+	if b {
+		return isTrue
+	}
+	return isFalse
+}
+
+// cells reads one result's cells.
+type cells struct {
+	res   *analytics.Result
+	table *tableInfo
+}
+
+func (c cells) null(col, row int) bool {
+	n := c.res.Cols[col].Null
+	return n != nil && n[row]
+}
+
+// compare orders the non-NULL cell (col, row) against v.
+func (c cells) compare(col, row int, v value) int {
+	if c.table.Columns[col].Type == analytics.Text {
+		return strings.Compare(c.res.Cols[col].Texts[row], v.s)
+	}
+	return cmp.Compare(c.res.Cols[col].Ints[row], v.i)
+}
+
+// compareRows orders two rows on one column, NULLs equal to each other.
+func (c cells) compareRows(col, a, b int, nullsFirst bool) int {
+	na, nb := c.null(col, a), c.null(col, b)
+	switch {
+	case na && nb:
+		return 0
+	case na != nb:
+		if na == nullsFirst {
+			return -1
+		}
+		return 1
+	}
+	if c.table.Columns[col].Type == analytics.Text {
+		return strings.Compare(c.res.Cols[col].Texts[a], c.res.Cols[col].Texts[b])
+	}
+	return cmp.Compare(c.res.Cols[col].Ints[a], c.res.Cols[col].Ints[b])
+}
+
+func (e *boolExp) eval(c cells, row int) truth {
+	t := isTrue
+	for _, sub := range e.and {
+		switch sub.eval(c, row) {
+		case isFalse:
+			return isFalse
+		case isUnknown:
+			t = isUnknown
+		}
+	}
+	if e.hasOr {
+		or := isFalse
+		for _, sub := range e.or {
+			if v := sub.eval(c, row); v == isTrue {
+				or = isTrue
+				break
+			} else if v == isUnknown {
+				or = isUnknown
+			}
+		}
+		switch or {
+		case isFalse:
+			return isFalse
+		case isUnknown:
+			t = isUnknown
+		}
+	}
+	if e.not != nil {
+		switch e.not.eval(c, row) {
+		case isTrue:
+			return isFalse
+		case isUnknown:
+			t = isUnknown
+		}
+	}
+	for i := range e.cmps {
+		switch e.cmps[i].eval(c, row) {
+		case isFalse:
+			return isFalse
+		case isUnknown:
+			t = isUnknown
+		}
+	}
+	return t
+}
+
+func (cm *comparison) eval(c cells, row int) truth {
+	null := c.null(cm.col, row)
+	if cm.op == opIsNull {
+		return truthOf(null == cm.isNull)
+	}
+	if null {
+		if (cm.op == opIn || cm.op == opNin) && len(cm.list) == 0 {
+			return truthOf(cm.op == opNin) // x = ANY('{}') is false even for NULL x
+		}
+		return isUnknown
+	}
+	switch cm.op {
+	case opIn, opNin:
+		found := false
+		for _, v := range cm.list {
+			if c.compare(cm.col, row, v) == 0 {
+				found = true
+				break
+			}
+		}
+		return truthOf(found == (cm.op == opIn))
+	}
+	d := c.compare(cm.col, row, cm.val)
+	switch cm.op {
+	case opEq:
+		return truthOf(d == 0)
+	case opNeq:
+		return truthOf(d != 0)
+	case opGt:
+		return truthOf(d > 0)
+	case opGte:
+		return truthOf(d >= 0)
+	case opLt:
+		return truthOf(d < 0)
+	}
+	return truthOf(d <= 0) // opLte
+}
+
+// apply runs where, order_by, distinct_on, offset and limit over res, in
+// PostgreSQL's order, and returns the rows kept in order; nil when there
+// is nothing to apply (every row, in the function's order). Sorting is
+// stable, so rows that tie on every order_by key keep the function's
+// order.
+func (a *tableArgs) apply(res *analytics.Result, t *tableInfo) []int32 {
+	if a.where == nil && len(a.orderBy) == 0 && len(a.distinct) == 0 && a.limit < 0 && a.offset == 0 {
+		return nil
+	}
+	c := cells{res: res, table: t}
+	order := make([]int32, 0, res.Len)
+	for r := 0; r < res.Len; r++ {
+		if a.where == nil || a.where.eval(c, r) == isTrue {
+			order = append(order, int32(r))
+		}
+	}
+	keys := a.orderBy
+	if len(keys) == 0 && len(a.distinct) > 0 {
+		for _, col := range a.distinct {
+			keys = append(keys, orderKey{col: col})
+		}
+	}
+	if len(keys) > 0 {
+		slices.SortStableFunc(order, func(x, y int32) int {
+			for _, k := range keys {
+				d := c.compareRows(k.col, int(x), int(y), k.nullsFirst)
+				if k.desc && !c.null(k.col, int(x)) && !c.null(k.col, int(y)) {
+					d = -d
+				}
+				if d != 0 {
+					return d
+				}
+			}
+			return 0
+		})
+	}
+	if len(a.distinct) > 0 {
+		kept := order[:0]
+		for i, r := range order {
+			if i > 0 && sameOn(c, int(r), int(kept[len(kept)-1]), a.distinct) {
+				continue
+			}
+			kept = append(kept, r)
+		}
+		order = kept
+	}
+	if a.offset > 0 {
+		order = order[min(int64(len(order)), a.offset):]
+	}
+	if a.limit >= 0 && a.limit < int64(len(order)) {
+		order = order[:a.limit]
+	}
+	return order
+}
+
+func sameOn(c cells, x, y int, cols []int) bool {
+	for _, col := range cols {
+		if c.compareRows(col, x, y, false) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldArg resolves a field's argument, nil when absent.
+func fieldArg(f *ast.Field, name string, vars map[string]any) any {
+	if a := f.Arguments.ForName(name); a != nil {
+		return resolve(a.Value, vars)
+	}
+	return nil
+}
+
+// parseTableArgs reads where, order_by, distinct_on, limit and offset of a
+// root field whose arguments are at argsAt.
+func parseTableArgs(f *ast.Field, vars map[string]any, t *tableInfo, argsAt *path) (*tableArgs, error) {
+	a := &tableArgs{limit: -1}
+	for _, name := range []string{"limit", "offset"} {
+		v := fieldArg(f, name, vars)
+		if v == nil {
+			continue
+		}
+		at := argsAt.child(name)
+		n, ok := v.(json.Number)
+		i, perr := strconv.ParseInt(string(n), 10, 32)
+		if !ok || perr != nil {
+			return nil, newError(CodeValidationFailed, &at, fmt.Sprintf("expected a 32-bit integer for type 'Int', but found %s", jsonKindOf(v)))
+		}
+		if i < 0 {
+			return nil, newError(CodeValidationFailed, &at, fmt.Sprintf("%s must not be negative, but found %d", name, i))
+		}
+		if name == "limit" {
+			a.limit = i
+		} else {
+			a.offset = i
+		}
+	}
+	if v := fieldArg(f, "where", vars); v != nil {
+		at := argsAt.child("where")
+		var err error
+		if a.where, err = a.parseBoolExp(t, v, at.onHeap()); err != nil {
+			return nil, err
+		}
+	}
+	if v := fieldArg(f, "order_by", vars); v != nil {
+		if err := a.parseOrderBy(t, v, argsAt); err != nil {
+			return nil, err
+		}
+	}
+	if v := fieldArg(f, "distinct_on", vars); v != nil {
+		at := argsAt.child("distinct_on")
+		cols, err := parseColumns(t, v, &at)
+		if err != nil {
+			return nil, err
+		}
+		a.distinct = cols
+		for _, c := range cols {
+			a.used = a.used.With(c)
+		}
+		// PostgreSQL: SELECT DISTINCT ON expressions must match the
+		// initial ORDER BY expressions. Hasura checks it first.
+		if len(a.orderBy) > 0 {
+			var initial, want analytics.ColumnSet
+			for _, k := range a.orderBy[:min(len(cols), len(a.orderBy))] {
+				initial = initial.With(k.col)
+			}
+			for _, c := range cols {
+				want = want.With(c)
+			}
+			if len(a.orderBy) < want.Len() || initial != want {
+				return nil, newError(CodeValidationFailed, &at, `"distinct_on" columns must match initial "order_by" columns`)
+			}
+		}
+	}
+	return a, nil
+}
+
+func (a *tableArgs) parseOrderBy(t *tableInfo, v any, argsAt *path) error {
+	items, ok := v.([]any)
+	if !ok {
+		items = []any{v}
+	}
+	list := argsAt.child("order_by")
+	for i, item := range items {
+		at := list.at(i)
+		o, ok := item.(*object)
+		if !ok {
+			return newError(CodeValidationFailed, &at, fmt.Sprintf("expected an object for type '%s_order_by', but found %s", t.Name, jsonKindOf(item)))
+		}
+		for j, name := range o.names {
+			colAt := at.child(name)
+			col := t.Column(name)
+			if col < 0 {
+				return newError(CodeValidationFailed, &colAt, fmt.Sprintf("field '%s' not found in type: '%s_order_by'", name, t.Name))
+			}
+			dir, _ := o.values[j].(string)
+			k := orderKey{col: col}
+			switch dir {
+			case "asc", "asc_nulls_last":
+			case "asc_nulls_first":
+				k.nullsFirst = true
+			case "desc", "desc_nulls_first":
+				k.desc, k.nullsFirst = true, true
+			case "desc_nulls_last":
+				k.desc = true
+			default:
+				return newError(CodeValidationFailed, &colAt, fmt.Sprintf("expected one of the values asc, asc_nulls_first, asc_nulls_last, desc, desc_nulls_first, desc_nulls_last for type 'order_by', but found %s", describe(o.values[j])))
+			}
+			a.orderBy = append(a.orderBy, k)
+			a.used = a.used.With(col)
+		}
+	}
+	return nil
+}
+
+func describe(v any) string {
+	if s, ok := v.(string); ok {
+		return "'" + s + "'"
+	}
+	return jsonKindOf(v)
+}
+
+// parseColumns reads a [<table>_select_column!] value: distinct column
+// indices in the order given.
+func parseColumns(t *tableInfo, v any, at *path) ([]int, error) {
+	items, ok := v.([]any)
+	if !ok {
+		items = []any{v}
+	}
+	var cols []int
+	for i, item := range items {
+		s, _ := item.(string)
+		c := t.Column(s)
+		if c < 0 {
+			elem := at.at(i)
+			return nil, newError(CodeValidationFailed, &elem, fmt.Sprintf("expected one of the values %s for type '%s_select_column', but found %s", t.names, t.Name, describe(item)))
+		}
+		if !slices.Contains(cols, c) {
+			cols = append(cols, c)
+		}
+	}
+	return cols, nil
+}
+
+func (a *tableArgs) parseBoolExp(t *tableInfo, v any, at *path) (*boolExp, error) {
+	o, ok := v.(*object)
+	if !ok {
+		return nil, newError(CodeValidationFailed, at, fmt.Sprintf("expected an object for type '%s_bool_exp', but found %s", t.Name, jsonKindOf(v)))
+	}
+	e := &boolExp{}
+	for i, name := range o.names {
+		val := o.values[i]
+		p := at.child(name)
+		switch name {
+		case "_and", "_or":
+			items, ok := val.([]any)
+			if !ok {
+				if val == nil {
+					return nil, newError(CodeValidationFailed, &p, fmt.Sprintf("expected a list for type '[%s_bool_exp!]', but found null", t.Name))
+				}
+				items = []any{val}
+			}
+			for j, item := range items {
+				elem := p.at(j)
+				sub, err := a.parseBoolExp(t, item, &elem)
+				if err != nil {
+					return nil, err
+				}
+				if name == "_and" {
+					e.and = append(e.and, sub)
+				} else {
+					e.or = append(e.or, sub)
+				}
+			}
+			if name == "_or" {
+				e.hasOr = true
+			}
+		case "_not":
+			sub, err := a.parseBoolExp(t, val, &p)
+			if err != nil {
+				return nil, err
+			}
+			e.not = sub
+		default:
+			col := t.Column(name)
+			if col < 0 {
+				return nil, newError(CodeValidationFailed, &p, fmt.Sprintf("field '%s' not found in type: '%s_bool_exp'", name, t.Name))
+			}
+			cmps, err := parseComparisons(t, col, val, &p)
+			if err != nil {
+				return nil, err
+			}
+			e.cmps = append(e.cmps, cmps...)
+			a.used = a.used.With(col)
+		}
+	}
+	return e, nil
+}
+
+func parseComparisons(t *tableInfo, col int, v any, at *path) ([]comparison, error) {
+	typ := t.Columns[col].Type
+	o, ok := v.(*object)
+	if !ok {
+		return nil, newError(CodeValidationFailed, at, fmt.Sprintf("expected an object for type '%s_comparison_exp', but found %s", typ.GraphQL(), jsonKindOf(v)))
+	}
+	var out []comparison
+	for i, name := range o.names {
+		val := o.values[i]
+		p := at.child(name)
+		op, ok := compareOps[name]
+		if !ok {
+			return nil, newError(CodeValidationFailed, &p, fmt.Sprintf("field '%s' not found in type: '%s_comparison_exp'", name, typ.GraphQL()))
+		}
+		c := comparison{col: col, op: op}
+		switch op {
+		case opIsNull:
+			b, ok := val.(bool)
+			if !ok {
+				return nil, newError(CodeValidationFailed, &p, fmt.Sprintf("expected a boolean for type 'Boolean', but found %s", jsonKindOf(val)))
+			}
+			c.isNull = b
+		case opIn, opNin:
+			items, ok := val.([]any)
+			if !ok {
+				items = []any{val}
+			}
+			for j, item := range items {
+				elem := p.at(j)
+				n, err := columnValue(typ, item, &elem)
+				if err != nil {
+					return nil, err
+				}
+				c.list = append(c.list, n)
+			}
+		default:
+			n, err := columnValue(typ, val, &p)
+			if err != nil {
+				return nil, err
+			}
+			c.val = n
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// columnValue reads a comparison value of a column of type typ: a 32-bit
+// Int, a 64-bit bigint, a timestamp literal or a string. An explicit null
+// is an error, as in Hasura v2 (it no longer silently drops the
+// condition).
+func columnValue(typ analytics.Type, v any, at *path) (value, error) {
+	switch typ {
+	case analytics.Timestamp:
+		s, ok := v.(string)
+		if !ok {
+			return value{}, newError(CodeParseFailed, at, fmt.Sprintf("A string is expected for type: timestamp, such as \"2024-01-08\", but found %s", jsonKindOf(v)))
+		}
+		ts, err := pgtext.ParseTimestamp(s)
+		if err != nil {
+			return value{}, newError(CodeDataException, at, err.Error())
+		}
+		return value{i: ts}, nil
+	case analytics.Text:
+		s, ok := v.(string)
+		if !ok {
+			return value{}, newError(CodeValidationFailed, at, fmt.Sprintf("expected a string for type 'String', but found %s", jsonKindOf(v)))
+		}
+		return value{s: s}, nil
+	}
+	bitSize, name, kind := 32, "Int", "a 32-bit integer"
+	if typ == analytics.BigInt {
+		bitSize, name, kind = 64, "bigint", "a 64-bit integer"
+	}
+	n, ok := v.(json.Number)
+	if !ok {
+		return value{}, newError(CodeValidationFailed, at, fmt.Sprintf("expected %s for type '%s', but found %s", kind, name, jsonKindOf(v)))
+	}
+	i, err := strconv.ParseInt(string(n), 10, bitSize)
+	if err != nil {
+		return value{}, newError(CodeValidationFailed, at, fmt.Sprintf("The value %s lies outside the bounds or is not an integer. Maybe it is a float, or is there integer overflow?", n))
+	}
+	return value{i: i}, nil
+}

@@ -1,0 +1,291 @@
+// Package servertest runs a real Tally — a backend, the GraphQL executor,
+// authentication and the HTTP server, wired as tally serve wires them — on
+// a loopback httptest server, with the helpers tests use to talk to it.
+// The HTTP API's tests and cmd/tally's whole-system tests share it.
+//
+// servertest is imported only by tests.
+package servertest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tally-server/tally/internal/analytics"
+	"github.com/tally-server/tally/internal/auth"
+	"github.com/tally-server/tally/internal/embedded"
+	"github.com/tally-server/tally/internal/engine"
+	"github.com/tally-server/tally/internal/graphql"
+	"github.com/tally-server/tally/internal/ingest"
+	"github.com/tally-server/tally/internal/server"
+	"github.com/tally-server/tally/internal/store/postgres"
+)
+
+// Account is the account tests use when one is enough.
+const Account = "d2be0283-9b53-4d7b-b77d-2650f3a1a99c"
+
+// Options choose the backend and the limits. Zero values take the
+// server's defaults.
+type Options struct {
+	AdminSecret string
+	MaxBuckets  int
+	MaxIngest   int64 // bytes of a /v1/sessions body
+	MaxRecords  int   // records of a batch
+	// Dir is the embedded backend's data directory; default a new
+	// temporary one.
+	Dir         string
+	CompactRows int
+	// DatabaseURL, when set, selects the PostgreSQL backend.
+	DatabaseURL string
+	// Registry, when set, serves /metrics from it.
+	Registry *prometheus.Registry
+}
+
+// Server is a running Tally. The helpers send Secret as X-Admin-Secret
+// when it is set.
+type Server struct {
+	URL    string
+	Secret string
+	Dir    string
+	// Embedded is the backend, or nil on PostgreSQL.
+	Embedded *embedded.Backend
+	// Postgres is the backend, or nil on the embedded one.
+	Postgres *postgres.Store
+}
+
+// backend is what the wiring needs of either backend.
+type backend interface {
+	analytics.Source
+	server.Ingester
+	server.KeyManager
+	auth.KeyStore
+	Health(ctx context.Context) error
+}
+
+// Start runs a Tally for the test; it stops when the test ends.
+func Start(t testing.TB, o Options) *Server {
+	t.Helper()
+	ctx := context.Background()
+	s := &Server{Secret: o.AdminSecret}
+	var be backend
+	var sessions func() float64
+	if o.DatabaseURL != "" {
+		store, err := postgres.Open(ctx, postgres.Config{URL: o.DatabaseURL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(store.Close)
+		s.Postgres, be = store, store
+	} else {
+		s.Dir = o.Dir
+		if s.Dir == "" {
+			s.Dir = t.TempDir()
+		}
+		b, err := embedded.Open(ctx, embedded.Config{Dir: s.Dir, Engine: engine.Config{CompactRows: o.CompactRows}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		s.Embedded, be = b, b
+		sessions = func() float64 { return float64(b.Sessions()) }
+	}
+	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: o.MaxBuckets}}, analytics.NewCatalogue(), be)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn := auth.New(auth.Config{AdminSecret: o.AdminSecret, Keys: be})
+	t.Cleanup(authn.Close)
+	srv := server.New(server.Config{
+		MaxIngestBytes: o.MaxIngest,
+		Ingest:         ingest.Config{MaxRecords: o.MaxRecords},
+		Keys:           be,
+		Health:         be.Health,
+		Registry:       o.Registry,
+		Sessions:       sessions,
+	}, exec, authn, be)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	s.URL = hs.URL
+	return s
+}
+
+// Do sends a request and returns its status and body.
+func (s *Server) Do(t testing.TB, method, path string, headers map[string]string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// Post is Do with POST.
+func (s *Server) Post(t testing.TB, path string, headers map[string]string, body []byte) (int, []byte) {
+	t.Helper()
+	return s.Do(t, http.MethodPost, path, headers, body)
+}
+
+// Error is one error of a /v1/graphql answer as clients decode it.
+type Error struct {
+	Message    string `json:"message"`
+	Extensions struct {
+		Path string `json:"path"`
+		Code string `json:"code"`
+	} `json:"extensions"`
+}
+
+// Response is a decoded /v1/graphql answer.
+type Response struct {
+	Data   map[string]json.RawMessage `json:"data"`
+	Errors []Error                    `json:"errors"`
+}
+
+// Query sends a GraphQL query as account (none when empty), with the
+// admin secret when the server has one; the answer must be HTTP 200.
+func (s *Server) Query(t testing.TB, account, query string, vars map[string]any) Response {
+	t.Helper()
+	h := map[string]string{"Content-Type": "application/json"}
+	if account != "" {
+		h["X-Moveo-Account-Id"] = account
+	}
+	if s.Secret != "" {
+		h["X-Admin-Secret"] = s.Secret
+	}
+	code, b := s.Post(t, "/v1/graphql", h, MustJSON(map[string]any{"query": query, "variables": vars}))
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, b)
+	}
+	var r Response
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("response %s: %v", b, err)
+	}
+	return r
+}
+
+// Ingest posts NDJSON records to /v1/sessions with the admin secret; the
+// answer must be HTTP 200.
+func (s *Server) Ingest(t testing.TB, ndjson string) {
+	t.Helper()
+	h := map[string]string{}
+	if s.Secret != "" {
+		h["X-Admin-Secret"] = s.Secret
+	}
+	if code, b := s.Post(t, "/v1/sessions", h, []byte(ndjson)); code != http.StatusOK {
+		t.Fatalf("ingest: %d %s", code, b)
+	}
+}
+
+// CreatedKey is the admin API's answer to a key creation.
+type CreatedKey struct {
+	ID        string   `json:"id"`
+	Key       string   `json:"key"`
+	AccountID string   `json:"account_id"`
+	Scopes    []string `json:"scopes"`
+	Name      string   `json:"name"`
+	CreatedAt string   `json:"created_at"`
+}
+
+// CreateKey makes an API key through the admin API.
+func (s *Server) CreateKey(t testing.TB, account string, scopes ...string) CreatedKey {
+	t.Helper()
+	code, b := s.Post(t, "/v1/admin/keys", map[string]string{"X-Admin-Secret": s.Secret}, MustJSON(map[string]any{"account_id": account, "scopes": scopes, "name": "test"}))
+	if code != http.StatusCreated {
+		t.Fatalf("create key: %d %s", code, b)
+	}
+	var k CreatedKey
+	if err := json.Unmarshal(b, &k); err != nil || !strings.HasPrefix(k.Key, "tly_") || k.ID == "" || k.AccountID != account {
+		t.Fatalf("create key answered %s", b)
+	}
+	return k
+}
+
+// Record is an NDJSON session of Account starting 2024-01-08T10:00, with
+// extra fields (",\"end_time\":...") appended.
+func Record(id, extra string) string {
+	return fmt.Sprintf(`{"account_id":%q,"session_id":%q,"start_time":"2024-01-08T10:00:00"%s}`, Account, id, extra)
+}
+
+// LoadFew stores three sessions of Account: a (desk 9566c74d…, web,
+// closed) and b (whatsapp, agent ann, open) on 2024-01-08 at 10:00, and c
+// (a test session, open) on 2024-01-09 at 00:00.
+func (s *Server) LoadFew(t testing.TB) {
+	t.Helper()
+	s.Ingest(t, Record("a", `,"channel":"web","desk_id":"9566c74d-1003-4c4d-bbbb-0407d1e2c649","end_time":"2024-01-08T11:00:00"`)+"\n"+
+		Record("b", `,"channel":"whatsapp","agent_ids":["ann"]`)+"\n"+
+		strings.Replace(Record("c", `,"is_test":true`), "2024-01-08T10", "2024-01-09T00", 1)+"\n")
+}
+
+// MustJSON marshals v.
+func MustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprint("marshal: ", err))
+	}
+	return b
+}
+
+// Gzip compresses b.
+func Gzip(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+// WithHeaders returns base with overrides applied; an empty override
+// value removes the header.
+func WithHeaders(base, overrides map[string]string) map[string]string {
+	h := maps.Clone(base)
+	for k, v := range overrides {
+		if v == "" {
+			delete(h, k)
+		} else {
+			h[k] = v
+		}
+	}
+	return h
+}
+
+// Compact is JSON text without insignificant blanks.
+func Compact(b []byte) []byte {
+	var buf bytes.Buffer
+	json.Compact(&buf, b)
+	return buf.Bytes()
+}
+
+// Seed is the seed of a random test: TALLY_SEED when set, else the time;
+// it is logged so that a failure can be replayed.
+func Seed(t testing.TB) int64 {
+	t.Helper()
+	s := time.Now().UnixNano()
+	if v := os.Getenv("TALLY_SEED"); v != "" {
+		fmt.Sscan(v, &s)
+	}
+	t.Logf("seed %d (set TALLY_SEED to repeat)", s)
+	return s
+}

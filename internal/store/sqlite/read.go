@@ -1,0 +1,143 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/session"
+)
+
+const columnList = `desk_id, brain_parent_id, integration_id, brain_version, channel, agent_ids, is_test, start_time, end_time, updated_at`
+
+// readExisting loads the stored rows of the batch's sessions.
+func readExisting(ctx context.Context, tx *sql.Tx, recs []session.Record) (map[session.Key]*session.Record, error) {
+	keys := session.BatchKeys(recs)
+	byAccount := map[pgtext.UUID][]string{}
+	for _, k := range keys {
+		byAccount[k.Account] = append(byAccount[k.Account], k.ID)
+	}
+	out := make(map[session.Key]*session.Record, len(keys))
+	for account, ids := range byAccount {
+		for len(ids) > 0 {
+			n := min(len(ids), selectChunk)
+			args := make([]any, 0, n+1)
+			args = append(args, account[:])
+			for _, id := range ids[:n] {
+				args = append(args, id)
+			}
+			q := `SELECT session_id, ` + columnList + ` FROM sessions WHERE account_id = ? AND session_id IN (?` + strings.Repeat(",?", n-1) + `)`
+			rows, err := tx.QueryContext(ctx, q, args...)
+			if err != nil {
+				return nil, fmt.Errorf("upsert: read existing sessions: %w", err)
+			}
+			var id string
+			var v rowValues
+			dest := append([]any{&id}, v.targets()...)
+			for rows.Next() {
+				if err := rows.Scan(dest...); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("upsert: read existing sessions: %w", err)
+				}
+				r, err := v.record(account, id)
+				if err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("upsert: %w", err)
+				}
+				out[session.Key{Account: account, ID: id}] = r
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return nil, fmt.Errorf("upsert: read existing sessions: %w", err)
+			}
+			ids = ids[n:]
+		}
+	}
+	return out, nil
+}
+
+// rowValues receives one row of columnList.
+type rowValues struct {
+	desk, brain, integ []byte
+	version            sql.NullInt64
+	channel            sql.NullString
+	agents             string
+	isTest             int
+	start              int64
+	end, updated       sql.NullInt64
+}
+
+func (v *rowValues) targets() []any {
+	return []any{&v.desk, &v.brain, &v.integ, &v.version, &v.channel, &v.agents, &v.isTest, &v.start, &v.end, &v.updated}
+}
+
+func (v *rowValues) record(account pgtext.UUID, id string) (*session.Record, error) {
+	r := &session.Record{
+		AccountID:     account,
+		SessionID:     id,
+		DeskID:        blobUUID(v.desk),
+		BrainParentID: blobUUID(v.brain),
+		IntegrationID: blobUUID(v.integ),
+		BrainVersion:  pgtext.NullInt4{Int32: int32(v.version.Int64), Valid: v.version.Valid},
+		Channel:       session.NullString{String: v.channel.String, Valid: v.channel.Valid},
+		IsTest:        v.isTest != 0,
+		StartMicros:   v.start,
+		EndMicros:     v.end.Int64,
+		HasEnd:        v.end.Valid,
+		UpdatedMicros: v.updated.Int64,
+		HasUpdated:    v.updated.Valid,
+	}
+	if err := json.Unmarshal([]byte(v.agents), &r.AgentIDs); err != nil {
+		return nil, fmt.Errorf("session %q: agent_ids: %w", id, err)
+	}
+	if r.AgentIDs == nil {
+		r.AgentIDs = []string{}
+	}
+	return r, nil
+}
+
+func blobUUID(b []byte) pgtext.NullUUID {
+	if len(b) != 16 {
+		return pgtext.NullUUID{}
+	}
+	var u pgtext.NullUUID
+	copy(u.UUID[:], b)
+	u.Valid = true
+	return u
+}
+
+// Scan calls fn for every stored session, in no particular order. The
+// record passed to fn is fn's to keep.
+func (s *Store) Scan(ctx context.Context, fn func(*session.Record) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT account_id, session_id, `+columnList+` FROM sessions`)
+	if err != nil {
+		return fmt.Errorf("scan sessions: %w", err)
+	}
+	defer rows.Close()
+	var acc []byte
+	var id string
+	var v rowValues
+	dest := append([]any{&acc, &id}, v.targets()...)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("scan sessions: %w", err)
+		}
+		var account pgtext.UUID
+		copy(account[:], acc)
+		rec, err := v.record(account, id)
+		if err != nil {
+			return fmt.Errorf("scan sessions: %w", err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("scan sessions: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+// Package sqlite is Tally's embedded store: sessions kept durably in one
+// SQLite database (modernc.org/sqlite, no cgo) inside the data directory,
+// in WAL mode with synchronous=FULL so that a committed batch survives a
+// crash or power loss. It upserts by (account_id, session_id) under the
+// updated_at rule and reports every change so the engine can follow.
+//
+// sqlite imports session, pgtext and apikey only; it never imports the
+// engine. internal/embedded puts the two together.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "tally.db"
+
+// migrations are applied in order; the index is the schema version - 1.
+// Never edit one that has shipped: append a new one.
+var migrations = []string{
+	`CREATE TABLE sessions (
+		account_id      BLOB    NOT NULL,
+		session_id      TEXT    NOT NULL,
+		desk_id         BLOB,
+		brain_parent_id BLOB,
+		integration_id  BLOB,
+		brain_version   INTEGER,
+		channel         TEXT,
+		agent_ids       TEXT    NOT NULL, -- JSON array of strings
+		is_test         INTEGER NOT NULL,
+		start_time      INTEGER NOT NULL, -- microseconds since 1970 UTC
+		end_time        INTEGER,
+		updated_at      INTEGER,
+		PRIMARY KEY (account_id, session_id)
+	) WITHOUT ROWID`,
+	`CREATE TABLE api_keys (
+		id           TEXT    NOT NULL PRIMARY KEY,
+		account_id   BLOB    NOT NULL,
+		hash         BLOB    NOT NULL, -- SHA-256 of the key; the key itself is never stored
+		scopes       TEXT    NOT NULL,
+		name         TEXT    NOT NULL,
+		created_at   INTEGER NOT NULL, -- microseconds since 1970 UTC
+		last_used_at INTEGER,
+		revoked_at   INTEGER
+	)`,
+}
+
+// Store is the embedded store. Its methods are safe for concurrent use;
+// writes are serialised by SQLite.
+type Store struct {
+	db         *sql.DB
+	path       string
+	insertFull *sql.Stmt // upsert of insertChunk rows
+}
+
+// Open opens (creating if needed) the database in dir and brings its
+// schema up to date.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, FileName)
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// One connection: SQLite has one writer anyway, and a single
+	// connection keeps prepared statements and the page cache warm.
+	db.SetMaxOpenConns(1)
+	s := &Store{db: db, path: path}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if s.insertFull, err = db.PrepareContext(ctx, insertSQL(insertChunk)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: prepare: %w", path, err)
+	}
+	return s, nil
+}
+
+// Path is the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database.
+func (s *Store) Close() error {
+	s.insertFull.Close()
+	return s.db.Close()
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate %s: %w", s.path, err)
+	}
+	var have int
+	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("migrate %s: read version: %w", s.path, err)
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("migrate %s: database schema version %d is newer than this Tally (%d); upgrade Tally", s.path, have, len(migrations))
+	}
+	for v := have + 1; v <= len(migrations); v++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("migrate %s to %d: %w", s.path, v, err)
+		}
+		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s to %d: %w", s.path, v, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)`, v, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migrate %s to %d: %w", s.path, v, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migrate %s to %d: %w", s.path, v, err)
+		}
+	}
+	return nil
+}
+
+// Count returns the number of stored sessions.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions`).Scan(&n)
+	return n, err
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s: %w", s.path, err)
+	}
+	return nil
+}

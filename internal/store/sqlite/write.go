@@ -1,0 +1,119 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/session"
+)
+
+func uuidArg(u pgtext.NullUUID) any {
+	if !u.Valid {
+		return nil
+	}
+	return u.UUID[:]
+}
+
+func nullInt(valid bool, v int64) any {
+	if !valid {
+		return nil
+	}
+	return v
+}
+
+// Upsert writes recs in one transaction, in order. A record replaces the
+// stored session with the same (account_id, session_id) unless both carry
+// updated_at and the stored one is newer, in which case it is ignored. When
+// Upsert returns nil the batch is durable; the changes it returns are what
+// was written, in order, for the engine to apply. On error nothing is
+// written.
+//
+// The batch's existing rows are read with a few IN queries, the rule is
+// applied in memory, and only each session's final row is written, with
+// multi-row INSERT ... ON CONFLICT statements.
+func (s *Store) Upsert(ctx context.Context, recs []session.Record) ([]session.Change, int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("upsert: begin: %w", err)
+	}
+	defer tx.Rollback()
+	current, err := readExisting(ctx, tx, recs)
+	if err != nil {
+		return nil, 0, err
+	}
+	changes, order, ignored := session.Fold(current, recs)
+	for len(order) > 0 {
+		n := min(len(order), insertChunk)
+		if err := s.insertRows(ctx, tx, order[:n], current); err != nil {
+			return nil, 0, err
+		}
+		order = order[n:]
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, 0, fmt.Errorf("upsert: commit: %w", err)
+	}
+	return changes, ignored, nil
+}
+
+// Chunk sizes keep statements under SQLite's 32766 bound parameters.
+const (
+	selectChunk = 500
+	insertChunk = 500 // 12 parameters a row
+)
+
+const upsertTail = ` ON CONFLICT (account_id, session_id) DO UPDATE SET desk_id = excluded.desk_id, brain_parent_id = excluded.brain_parent_id,
+	integration_id = excluded.integration_id, brain_version = excluded.brain_version, channel = excluded.channel,
+	agent_ids = excluded.agent_ids, is_test = excluded.is_test, start_time = excluded.start_time,
+	end_time = excluded.end_time, updated_at = excluded.updated_at`
+
+// insertSQL is the upsert statement for n rows.
+func insertSQL(n int) string {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO sessions (account_id, session_id, ` + columnList + `) VALUES `)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+	}
+	q.WriteString(upsertTail)
+	return q.String()
+}
+
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, keys []session.Key, current map[session.Key]*session.Record) error {
+	args := make([]any, 0, len(keys)*12)
+	for _, k := range keys {
+		r := current[k]
+		agents, err := json.Marshal(r.AgentIDs)
+		if err != nil {
+			return fmt.Errorf("upsert: encode agent_ids: %w", err)
+		}
+		var channel any
+		if r.Channel.Valid {
+			channel = r.Channel.String
+		}
+		isTest := 0
+		if r.IsTest {
+			isTest = 1
+		}
+		args = append(args, r.AccountID[:], r.SessionID, uuidArg(r.DeskID), uuidArg(r.BrainParentID), uuidArg(r.IntegrationID),
+			nullInt(r.BrainVersion.Valid, int64(r.BrainVersion.Int32)), channel, string(agents), isTest, r.StartMicros,
+			nullInt(r.HasEnd, r.EndMicros), nullInt(r.HasUpdated, r.UpdatedMicros))
+	}
+	var err error
+	if len(keys) == insertChunk {
+		// Full chunks reuse one prepared statement: parsing a 500-row
+		// statement costs as much as binding it.
+		_, err = tx.StmtContext(ctx, s.insertFull).ExecContext(ctx, args...)
+	} else {
+		_, err = tx.ExecContext(ctx, insertSQL(len(keys)), args...)
+	}
+	if err != nil {
+		return fmt.Errorf("upsert: write sessions: %w", err)
+	}
+	return nil
+}
