@@ -113,7 +113,22 @@ func Fold(stored map[Key]*Record, recs []Record) (changes []Change, written []Ke
 	return changes, written, ignored
 }
 
+// ErrTemporary is wrapped by backends around a failure that may pass by
+// itself: the database unreachable (ErrUnavailable), a lock or statement
+// timeout, a serialization failure or deadlock that persists after the
+// backend's own retries, a full disk. HTTP answers such a failure of a
+// write with 503 and Retry-After, so clients retry it; any other backend
+// error is permanent (a bug, a misconfiguration, data the database
+// refuses) and is answered 500, so clients do not retry it forever.
+var ErrTemporary = errors.New("temporary failure")
+
 // ErrUnavailable is wrapped by backends when their database cannot be
 // reached, so that GraphQL and HTTP can say so without knowing the
-// backend.
-var ErrUnavailable = errors.New("the database is unreachable")
+// backend. It is temporary: errors.Is(ErrUnavailable, ErrTemporary).
+var ErrUnavailable error = &temporaryError{"the database is unreachable"}
+
+// temporaryError is a sentinel that is also ErrTemporary.
+type temporaryError struct{ msg string }
+
+func (e *temporaryError) Error() string        { return e.msg }
+func (e *temporaryError) Is(target error) bool { return target == ErrTemporary }

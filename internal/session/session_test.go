@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -62,5 +63,18 @@ func TestBatchKeys(t *testing.T) {
 	want := []Key{{pgtext.UUID{1}, "a"}, {pgtext.UUID{1}, "b"}, {pgtext.UUID{2}, "a"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("BatchKeys = %v, want %v", got, want)
+	}
+}
+
+func TestUnavailableIsTemporary(t *testing.T) {
+	err := fmt.Errorf("count: %w: connection refused", ErrUnavailable)
+	if !errors.Is(err, ErrTemporary) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("%v: want both ErrUnavailable and ErrTemporary", err)
+	}
+	if errors.Is(fmt.Errorf("x: %w", ErrTemporary), ErrUnavailable) {
+		t.Fatal("a temporary failure is not necessarily an unreachable database")
+	}
+	if errors.Is(errors.New("syntax error"), ErrTemporary) {
+		t.Fatal("a plain error is permanent")
 	}
 }
