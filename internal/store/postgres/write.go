@@ -93,7 +93,7 @@ func (s *Store) Ingest(ctx context.Context, recs []session.Record) (int, int, er
 			WHERE excluded.updated_at IS NULL OR tally.sessions.updated_at IS NULL OR excluded.updated_at >= tally.sessions.updated_at`); err != nil {
 			return fmt.Errorf("upsert sessions: %w", err)
 		}
-		return nil
+		return notifyChanges(ctx, tx, changes) // live queries of every replica (notify.go)
 	})
 	if err != nil {
 		return 0, 0, unavailable("ingest", err)
