@@ -30,7 +30,9 @@ func newRules() *rules.Rules {
 }
 
 // prepared is a parsed and validated document, or the error it gave.
-// Documents are read-only once prepared and shared between requests.
+// Documents are read-only once prepared and shared between requests. A
+// valid document that holds a subscription has both: doc, which runs over
+// WebSocket (subscription.go), and err, HTTP's refusal.
 type prepared struct {
 	doc *ast.QueryDocument
 	err *Error
@@ -84,6 +86,7 @@ func (e *Executor) prepareUncached(query string) *prepared {
 		}
 		return &prepared{err: NewError(CodeValidationFailed, gqlMessage(errs[0]))}
 	}
+	subscription := false
 	for _, op := range doc.Operations {
 		c := checker{schema: e.schema, doc: doc, op: op, visiting: map[string]bool{}}
 		root := e.schema.Query
@@ -91,11 +94,14 @@ func (e *Executor) prepareUncached(query string) *prepared {
 		case ast.Mutation:
 			return &prepared{err: NewError(CodeValidationFailed, "no mutations exist")}
 		case ast.Subscription:
-			return &prepared{err: NewError(CodeNotSupported, "subscriptions are not supported over HTTP; send a query")}
+			root, subscription = e.schema.Subscription, true
 		}
 		if err := c.selectionSet(op.SelectionSet, root, nil); err != nil {
 			return &prepared{err: err}
 		}
+	}
+	if subscription {
+		return &prepared{doc: doc, err: NewError(CodeNotSupported, "subscriptions are not supported over HTTP; send a query")}
 	}
 	return &prepared{doc: doc}
 }
