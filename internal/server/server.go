@@ -22,6 +22,7 @@ import (
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/ingest"
+	"github.com/tally-server/tally/internal/live"
 )
 
 // Config configures the server. Zero values take the defaults
@@ -42,6 +43,9 @@ type Config struct {
 	Console ConsoleConfig
 	// Keys enables the admin key API; nil answers 501 there.
 	Keys KeyManager
+	// Live serves subscriptions over WebSocket on /v1/graphql (ws.go);
+	// nil leaves upgrades to the GET handler.
+	Live *live.Hub
 }
 
 // WithDefaults returns c with every unset field at its default.
@@ -104,7 +108,7 @@ func New(cfg Config, exec *graphql.Executor, authn *auth.Authenticator, ing Inge
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/graphql", s.instrument("graphql", s.graphql))
-	mux.Handle("GET /v1/graphql", s.instrument("graphql", s.graphqlGet))
+	mux.Handle("GET /v1/graphql", s.websocketOr(s.instrument("graphql", s.graphqlGet)))
 	mux.Handle("POST /v1/sessions", s.instrument("sessions", s.sessions))
 	mux.Handle("GET /healthz", s.instrument("healthz", s.healthz))
 	mux.Handle("GET /v1/version", s.instrument("version", s.version))

@@ -29,6 +29,7 @@ import (
 	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/ingest"
+	"github.com/tally-server/tally/internal/live"
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/store/postgres"
 )
@@ -51,6 +52,9 @@ type Options struct {
 	DatabaseURL string
 	// Registry, when set, serves /metrics from it.
 	Registry *prometheus.Registry
+	// Live configures the live queries (WebSocket on /v1/graphql);
+	// zero values take the defaults.
+	Live live.Config
 }
 
 // Server is a running Tally. The helpers send Secret as X-Admin-Secret
@@ -63,6 +67,10 @@ type Server struct {
 	Embedded *embedded.Backend
 	// Postgres is the backend, or nil on the embedded one.
 	Postgres *postgres.Store
+	// Hub runs the live queries, fed by the backend's change feed.
+	Hub *live.Hub
+
+	stopLive func()
 }
 
 // backend is what the wiring needs of either backend.
@@ -107,6 +115,7 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	authn := auth.New(auth.Config{AdminSecret: o.AdminSecret, Keys: be})
 	t.Cleanup(authn.Close)
+	s.startLive(o)
 	srv := server.New(server.Config{
 		MaxIngestBytes: o.MaxIngest,
 		Ingest:         ingest.Config{MaxRecords: o.MaxRecords},
@@ -114,9 +123,11 @@ func Start(t testing.TB, o Options) *Server {
 		Health:         be.Health,
 		Registry:       o.Registry,
 		Sessions:       sessions,
+		Live:           s.Hub,
 	}, exec, authn, be)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
+	t.Cleanup(s.stopLive) // before the HTTP server, as tally serve does
 	s.URL = hs.URL
 	return s
 }
