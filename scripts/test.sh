@@ -27,6 +27,10 @@ fi
 # graphql-js, the reference GraphQL implementation, for the client test.
 echo "--- npm ci (clients/graphql-js)"
 npm ci --prefix clients/graphql-js --no-audit --no-fund --loglevel=error
+# graphql-ws, Apollo Client and subscriptions-transport-ws for the live
+# query tests.
+echo "--- npm ci (clients/live)"
+npm ci --prefix clients/live --no-audit --no-fund --loglevel=error
 
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
   export PATH="/usr/local/go/bin:$PATH"

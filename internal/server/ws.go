@@ -85,11 +85,6 @@ func headerHasToken(h http.Header, name, token string) bool {
 }
 
 func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
-	// The HTTP server's read and write deadlines would end the socket:
-	// clear them before the connection is taken over.
-	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Time{})
-	rc.SetWriteDeadline(time.Time{})
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols: []string{protoGraphQLWS, protoLegacy},
 		// Credentials travel in connection_init, never in cookies, so a

@@ -311,3 +311,18 @@ func TestLiveSharedAndShutdown(t *testing.T) {
 	defer late.Conn.CloseNow()
 	late.ExpectClose(t, websocket.StatusGoingAway)
 }
+
+// TestLiveOutlivesHTTPTimeouts: the HTTP server's read and write
+// timeouts do not end a WebSocket.
+func TestLiveOutlivesHTTPTimeouts(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{HTTPTimeout: 200 * time.Millisecond})
+	w := s.DialWS(t, "graphql-transport-ws")
+	w.Init(t, map[string]string{"X-Moveo-Account-Id": acct})
+	w.Subscribe(t, "1", liveSub, nil)
+	w.Expect(t, "next", "1")
+	time.Sleep(700 * time.Millisecond)
+	s.Ingest(t, rec("a", ""))
+	if got := payload(w.Expect(t, "next", "1")); got != openCounts(1, 0, 0) {
+		t.Fatalf("after the HTTP timeouts: %s", got)
+	}
+}

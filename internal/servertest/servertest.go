@@ -55,6 +55,9 @@ type Options struct {
 	// Live configures the live queries (WebSocket on /v1/graphql);
 	// zero values take the defaults.
 	Live live.Config
+	// HTTPTimeout, when set, is the HTTP server's read and write timeout,
+	// as tally serve sets them.
+	HTTPTimeout time.Duration
 }
 
 // Server is a running Tally. The helpers send Secret as X-Admin-Secret
@@ -125,7 +128,9 @@ func Start(t testing.TB, o Options) *Server {
 		Sessions:       sessions,
 		Live:           s.Hub,
 	}, exec, authn, be)
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Config.ReadTimeout, hs.Config.WriteTimeout = o.HTTPTimeout, o.HTTPTimeout
+	hs.Start()
 	t.Cleanup(hs.Close)
 	t.Cleanup(s.stopLive) // before the HTTP server, as tally serve does
 	s.URL = hs.URL
