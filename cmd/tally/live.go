@@ -81,13 +81,7 @@ func startLive(be *opened, l *liveFlags, queryTimeout time.Duration, reg prometh
 		src = b
 	case *postgres.Store:
 		ln := postgres.NewListener(b)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			ln.Run(ctx)
-		}()
-		src, listened = ln, func() { cancel(); <-done }
+		src, listened = ln, ln.Start()
 	}
 	unfollow := func() {}
 	if src != nil {

@@ -24,13 +24,7 @@ func (s *Server) startLive(o Options) {
 	)
 	if s.Postgres != nil {
 		l := postgres.NewListener(s.Postgres)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			l.Run(ctx)
-		}()
-		src, listened = l, func() { cancel(); <-done }
+		src, listened = l, l.Start()
 	}
 	unfollow := s.Hub.Follow(src)
 	s.stopLive = func() {

@@ -123,6 +123,17 @@ func (l *Listener) Subscribe(fn func(feed.Event)) (cancel func()) {
 
 var _ feed.Source = (*Listener)(nil)
 
+// Start runs Run in a goroutine until stop, which waits for it to end.
+func (l *Listener) Start() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.Run(ctx)
+	}()
+	return func() { cancel(); <-done }
+}
+
 // Run listens until ctx ends. Every time LISTEN succeeds — the first time
 // too, so that no write between a live query's first result and the
 // start of listening goes unseen — it publishes an All event.
