@@ -259,30 +259,30 @@ func (h *Hub) Publish(e feed.Event) {
 	defer h.mu.Unlock()
 	if e.All {
 		for _, q := range h.queries {
-			h.touch(q, at, now)
+			h.touchLocked(q, at, now)
 		}
 		return
 	}
 	for _, c := range e.Changes {
 		for q := range h.byAccount[c.Account] {
 			if c.From < q.until {
-				h.touch(q, at, now)
+				h.touchLocked(q, at, now)
 			}
 		}
 	}
 }
 
-func (h *Hub) touch(q *query, at, now time.Time) {
+func (h *Hub) touchLocked(q *query, at, now time.Time) {
 	if !q.dirty {
 		q.dirty, q.since = true, at
 	}
-	h.schedule(q, now)
+	h.scheduleLocked(q, now)
 }
 
-// schedule puts q in a queue now, or at its last run plus Delay, unless
+// scheduleLocked puts q in a queue now, or at its last run plus Delay, unless
 // it is queued, waiting for that time, or running (run schedules it again
 // when it ends).
-func (h *Hub) schedule(q *query, now time.Time) {
+func (h *Hub) scheduleLocked(q *query, now time.Time) {
 	if q.removed || q.queued || q.running {
 		return
 	}
@@ -299,7 +299,7 @@ func (h *Hub) schedule(q *query, now time.Time) {
 					return
 				}
 				q.timer = nil
-				h.enqueue(q)
+				h.enqueueLocked(q)
 			})
 			q.timer = t
 			return
@@ -309,10 +309,10 @@ func (h *Hub) schedule(q *query, now time.Time) {
 		q.timer.Stop()
 		q.timer = nil
 	}
-	h.enqueue(q)
+	h.enqueueLocked(q)
 }
 
-func (h *Hub) enqueue(q *query) {
+func (h *Hub) enqueueLocked(q *query) {
 	if q.removed || q.queued || q.running {
 		return
 	}
@@ -403,7 +403,7 @@ func (h *Hub) run(q *query) {
 		}
 	}
 	if q.dirty || q.urgent {
-		h.schedule(q, time.Now())
+		h.scheduleLocked(q, time.Now())
 	}
 }
 
@@ -507,7 +507,7 @@ func (c *Client) Subscribe(spec Spec, deliver func(Push)) (*Subscription, error)
 	default:
 		s.waiting, s.minSeq = true, q.seq+1
 		q.urgent = true
-		h.schedule(q, time.Now())
+		h.scheduleLocked(q, time.Now())
 	}
 	return s, nil
 }
@@ -518,10 +518,10 @@ func (s *Subscription) Stop() {
 	h := s.c.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.stop(s)
+	h.stopLocked(s)
 }
 
-func (h *Hub) stop(s *Subscription) {
+func (h *Hub) stopLocked(s *Subscription) {
 	if s.stopped {
 		return
 	}
@@ -562,7 +562,7 @@ func (c *Client) Close() {
 	}
 	c.closed = true
 	for s := range c.subs {
-		h.stop(s)
+		h.stopLocked(s)
 	}
 	delete(h.clients, c)
 	if h.closing && len(h.clients) == 0 {

@@ -513,7 +513,7 @@ func (c *wsConn) stop(id string, answer bool) {
 		}
 	}
 	c.mu.Lock()
-	c.dropPending(id)
+	c.dropPendingLocked(id)
 	if answer {
 		idJSON, _ := json.Marshal(id)
 		c.out = append(c.out, c.message("complete", idJSON, nil))
@@ -539,7 +539,7 @@ func (c *wsConn) push(o *wsOp, p live.Push) {
 	c.signal()
 }
 
-func (c *wsConn) dropPending(id string) {
+func (c *wsConn) dropPendingLocked(id string) {
 	if _, ok := c.pending[id]; !ok {
 		return
 	}
@@ -562,7 +562,7 @@ func (c *wsConn) sendError(id string, e *graphql.Error) {
 	idJSON, _ := json.Marshal(id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.dropPending(id)
+	c.dropPendingLocked(id)
 	c.out = append(c.out, c.errorMessage(idJSON, body))
 	c.signal()
 }
