@@ -56,7 +56,7 @@ func (s *Server) TryDialWS(protocols ...string) (*WS, error) {
 		return nil, err
 	}
 	c.SetReadLimit(64 << 20)
-	w := &WS{Conn: c, Protocol: c.Subprotocol(), msgs: make(chan Message, 1024), closed: make(chan struct{})}
+	w := &WS{Conn: c, Protocol: c.Subprotocol(), msgs: make(chan Message, 64), closed: make(chan struct{})}
 	go func() {
 		defer close(w.closed)
 		for {
