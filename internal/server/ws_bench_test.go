@@ -200,7 +200,9 @@ func runLiveLoad(b *testing.B, accounts, perAccount, rate, seconds int) {
 	}
 	slices.Sort(lat)
 	slices.Sort(fromSend)
-	pct := func(d []time.Duration, p float64) float64 { return float64(d[int(p*float64(len(d)-1))].Microseconds()) / 1000 }
+	pct := func(d []time.Duration, p float64) float64 {
+		return float64(d[int(p*float64(len(d)-1))].Microseconds()) / 1000
+	}
 	b.ReportMetric(pct(lat, 0.5), "p50-ms")
 	b.ReportMetric(pct(lat, 0.99), "p99-ms")
 	b.ReportMetric(pct(lat, 1), "max-ms")
