@@ -147,6 +147,9 @@ func TestLiveQueriesAndErrors(t *testing.T) {
 			w.Subscribe(t, "1", liveSub, nil)
 		}, 4409},
 		{"unknown type", func(w *servertest.WS) { w.Send(t, map[string]any{"type": "start", "id": "1"}) }, 4400},
+		{"message over --max-query-bytes", func(w *servertest.WS) {
+			w.Conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping","payload":"`+strings.Repeat("x", 1<<20)+`"}`))
+		}, websocket.StatusMessageTooBig},
 		{"not JSON", func(w *servertest.WS) {
 			w.Conn.Write(context.Background(), websocket.MessageText, []byte("hello"))
 		}, 4400},
