@@ -170,7 +170,7 @@ func TestIdenticalSubscriptionsShareOneEvaluation(t *testing.T) {
 // (one at once, one at the end of the window), and the last value is
 // pushed.
 func TestBurstsCoalesce(t *testing.T) {
-	h := newHub(t, Config{Delay: 300 * time.Millisecond})
+	h := newHub(t, Config{Delay: time.Second})
 	c := connect(t, h)
 	var v atomic.Int64
 	q := &counter{value: &v}

@@ -392,10 +392,18 @@ func (c *wsConn) start(m *clientMessage) {
 	}
 	idJSON, _ := json.Marshal(id)
 	o := &wsOp{id: id, idJSON: idJSON}
+	max := c.hub.Config().MaxPerConnection
 	c.mu.Lock()
-	c.ops[id] = o
+	busy := len(c.ops) >= max
+	if !busy || op.Subscription() {
+		c.ops[id] = o // the hub counts subscriptions against the limit
+	}
 	c.mu.Unlock()
 	if !op.Subscription() {
+		if busy {
+			c.sendError(id, graphql.NewError(graphql.CodeDataException, fmt.Sprintf("this connection already has %d operations running, the most one connection may hold (--live-max-per-connection); wait for one to complete", max)))
+			return
+		}
 		c.runQuery(o, op)
 		return
 	}
@@ -675,17 +683,17 @@ func (c *wsConn) flush() bool {
 		c.mu.Lock()
 		out := c.out
 		c.out = nil
+		code, reason := c.closeCode, c.closeMsg
 		var pushes []*live.Push
 		var ops []*wsOp
 		for _, id := range c.pendOrder {
-			if o := c.ops[id]; o != nil && !o.done {
+			if o := c.ops[id]; o != nil && !o.done && code == 0 { // closing: results are dropped
 				pushes = append(pushes, c.pending[id])
 				ops = append(ops, o)
 			}
 		}
 		clear(c.pending)
 		c.pendOrder = c.pendOrder[:0]
-		code, reason := c.closeCode, c.closeMsg
 		c.mu.Unlock()
 		if len(out) == 0 && len(pushes) == 0 {
 			if code != 0 {

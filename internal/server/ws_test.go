@@ -252,8 +252,13 @@ func TestLiveKeysAndLimits(t *testing.T) {
 	}
 	// Two connections are open (plus the refused ones, gone): two more
 	// fit, the fifth is refused with 1013 and the flag's name.
-	s.DialWS(t, "graphql-transport-ws")
-	s.DialWS(t, "graphql-transport-ws")
+	for deadline := time.Now().Add(10 * time.Second); s.Hub.Stats().Connections != 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("refused connections still count: %+v", s.Hub.Stats())
+		}
+	}
+	s.DialWS(t, "graphql-transport-ws").Init(t, keyed)
+	s.DialWS(t, "graphql-transport-ws").Init(t, keyed)
 	w = s.DialWS(t, "graphql-transport-ws")
 	if reason := w.ExpectClose(t, websocket.StatusTryAgainLater); !strings.Contains(reason, "--live-max-connections") {
 		t.Fatalf("max connections: %q", reason)
