@@ -31,9 +31,10 @@ func envInt(name string, def int) int {
 // performance.md): TALLY_LIVE_QUERIES distinct live queries (default
 // 10 000: 1 000 accounts, each with one WebSocket connection holding 10
 // subscriptions, half graphql-transport-ws and half legacy, on the
-// embedded backend) while sessions are written one per POST /v1/sessions
-// at TALLY_LIVE_WRITES per second (default 1 000) for TALLY_LIVE_SECONDS
-// (default 10), round-robin over the accounts. Every write adds an open
+// embedded backend) while sessions are written TALLY_LIVE_BATCH per POST
+// /v1/sessions (default 1, each a durable SQLite commit) at
+// TALLY_LIVE_WRITES sessions per second (default 1 000) for
+// TALLY_LIVE_SECONDS (default 10), round-robin over the accounts. Every write adds an open
 // session inside every range its account's queries cover, so each of them
 // changes and owes a push. It reports the write-to-push latency (from the
 // write's acknowledgement as its client sees it to the arrival of the
@@ -49,10 +50,11 @@ func BenchmarkLiveWriteToPush(b *testing.B) {
 	queries := envInt("TALLY_LIVE_QUERIES", 10000)
 	rate := envInt("TALLY_LIVE_WRITES", 1000)
 	seconds := envInt("TALLY_LIVE_SECONDS", 10)
+	batch := envInt("TALLY_LIVE_BATCH", 1)
 	const perAccount = 10
 	accounts := max(1, queries/perAccount)
 	for b.Loop() {
-		runLiveLoad(b, accounts, perAccount, rate, seconds)
+		runLiveLoad(b, accounts, perAccount, rate, batch, seconds)
 	}
 }
 
@@ -62,7 +64,7 @@ type received struct {
 	at  time.Time
 }
 
-func runLiveLoad(b *testing.B, accounts, perAccount, rate, seconds int) {
+func runLiveLoad(b *testing.B, accounts, perAccount, rate, batch, seconds int) {
 	s := servertest.Start(b, servertest.Options{Live: live.Config{MaxConnections: accounts + 10, MaxSubscriptions: 1 << 30}})
 	acct := make([]string, accounts)
 	for i := range acct {
@@ -132,7 +134,7 @@ func runLiveLoad(b *testing.B, accounts, perAccount, rate, seconds int) {
 	// is when its client got the answer.
 	acked := make([][]time.Time, accounts)
 	sent := make([][]time.Time, accounts)
-	total := rate * seconds
+	batches := rate * seconds / batch
 	var wg sync.WaitGroup
 	jobs := make(chan int, 64)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -141,10 +143,14 @@ func runLiveLoad(b *testing.B, accounts, perAccount, rate, seconds int) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				a, n := j%accounts, j/accounts+1
+				// Batch j writes sessions j*batch... of the round-robin:
+				// session g is the (g/accounts+1)-th of account g%accounts.
+				var body strings.Builder
+				for g := j * batch; g < (j+1)*batch; g++ {
+					fmt.Fprintf(&body, `{"account_id":%q,"session_id":"w%d","start_time":"2024-01-15T12:00:00"}`+"\n", acct[g%accounts], g/accounts+1)
+				}
 				t0 := time.Now()
-				body := fmt.Sprintf(`{"account_id":%q,"session_id":"w%d","start_time":"2024-01-15T12:00:00"}`, acct[a], n)
-				resp, err := client.Post(s.URL+"/v1/sessions", "application/x-ndjson", strings.NewReader(body))
+				resp, err := client.Post(s.URL+"/v1/sessions", "application/x-ndjson", strings.NewReader(body.String()))
 				if err != nil {
 					b.Error(err)
 					continue
@@ -155,18 +161,21 @@ func runLiveLoad(b *testing.B, accounts, perAccount, rate, seconds int) {
 					b.Errorf("write: %d", resp.StatusCode)
 				}
 				mu.Lock()
-				for len(acked[a]) < n {
-					acked[a] = append(acked[a], time.Time{})
-					sent[a] = append(sent[a], time.Time{})
+				for g := j * batch; g < (j+1)*batch; g++ {
+					a, n := g%accounts, g/accounts+1
+					for len(acked[a]) < n {
+						acked[a] = append(acked[a], time.Time{})
+						sent[a] = append(sent[a], time.Time{})
+					}
+					acked[a][n-1], sent[a][n-1] = now, t0
 				}
-				acked[a][n-1], sent[a][n-1] = now, t0
 				mu.Unlock()
 			}
 		}()
 	}
 	start := time.Now()
-	tick := time.NewTicker(time.Second / time.Duration(rate))
-	for j := range total {
+	tick := time.NewTicker(time.Second * time.Duration(batch) / time.Duration(rate))
+	for j := range batches {
 		<-tick.C
 		jobs <- j
 	}
@@ -208,7 +217,7 @@ func runLiveLoad(b *testing.B, accounts, perAccount, rate, seconds int) {
 	b.ReportMetric(pct(lat, 1), "max-ms")
 	b.ReportMetric(pct(fromSend, 0.5), "p50-from-send-ms")
 	b.ReportMetric(pct(fromSend, 0.99), "p99-from-send-ms")
-	b.ReportMetric(float64(total)/elapsed.Seconds(), "writes/s")
+	b.ReportMetric(float64(batches*batch)/elapsed.Seconds(), "writes/s")
 	b.ReportMetric(float64(len(lat)), "pushes-measured")
 	b.ReportMetric(float64(missed), "pushes-missed")
 	b.ReportMetric(float64(heap2-heap1)/float64(queries), "heap-B/subscription")
