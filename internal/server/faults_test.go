@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -68,8 +70,25 @@ func (brokenCall) Run(ctx context.Context, src analytics.Source, account pgtext.
 // enables authentication.
 func faultyServer(t *testing.T, src analytics.Source, cat *analytics.Catalogue, secret string) *httptest.Server {
 	t.Helper()
+	return faultyServerWith(t, src, cat, secret, nil)
+}
+
+// faultyServerLogged is a server whose engine fails, logging to log.
+func faultyServerLogged(t *testing.T, log *slog.Logger) *httptest.Server {
+	t.Helper()
+	return faultyServerWith(t, failingSource{errors.New("index corrupt: row 7 out of order")}, analytics.NewCatalogue(), "", log)
+}
+
+// slogLogHandler is the handler tally serve logs with: text, with the
+// request id of the context.
+func slogLogHandler(w io.Writer) slog.Handler {
+	return server.LogHandler(slog.NewTextHandler(w, nil))
+}
+
+func faultyServerWith(t *testing.T, src analytics.Source, cat *analytics.Catalogue, secret string, log *slog.Logger) *httptest.Server {
+	t.Helper()
 	store := failingStore{err: fmt.Errorf("write sessions: %w", errors.New("disk I/O error"))}
-	exec, err := graphql.New(graphql.Config{QueryTimeout: 50 * time.Millisecond}, cat, src)
+	exec, err := graphql.New(graphql.Config{QueryTimeout: 50 * time.Millisecond, Logger: log}, cat, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +96,7 @@ func faultyServer(t *testing.T, src analytics.Source, cat *analytics.Catalogue, 
 	t.Cleanup(authn.Close)
 	srv := server.New(server.Config{
 		QueryTimeout: 50 * time.Millisecond,
+		Logger:       log,
 		Keys:         store,
 		Health:       func(context.Context) error { return errors.New("the store cannot write: disk full") },
 	}, exec, authn, store)

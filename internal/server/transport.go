@@ -241,6 +241,7 @@ func acceptsGzip(h http.Header) bool {
 	return false
 }
 
+// gzipPools hold writers of level 1 and of level 6.
 var gzipPools = [2]sync.Pool{
 	{New: func() any { w, _ := gzip.NewWriterLevel(nil, 1); return w }},
 	{New: func() any { w, _ := gzip.NewWriterLevel(nil, 6); return w }},
@@ -259,7 +260,7 @@ type compressWriter struct {
 	decided bool
 	pending []byte
 	gz      *gzip.Writer
-	level   int
+	pool    int // gzipPools index: 0 level 1, 1 level 6
 	bytes   int64
 }
 
@@ -270,7 +271,7 @@ func (w *compressWriter) WriteHeader(code int) {
 	w.header = true
 	w.status = code
 	if !w.compressible() {
-		w.decide(false)
+		w.decide(false, 0)
 	}
 }
 
@@ -289,12 +290,13 @@ func (w *compressWriter) Write(p []byte) (int, error) {
 		return w.write(p)
 	}
 	if len(w.pending) == 0 && len(p) > gzipHighBytes {
-		w.decide(true)
+		// One large write, as the GraphQL handler makes: no copy.
+		w.decide(true, len(p))
 		return w.write(p)
 	}
 	w.pending = append(w.pending, p...)
 	if len(w.pending) > gzipHighBytes {
-		w.decide(true)
+		w.decide(true, len(w.pending))
 	}
 	return len(p), nil
 }
@@ -309,23 +311,22 @@ func (w *compressWriter) write(p []byte) (int, error) {
 }
 
 // decide writes the header, compressed when compress says so and the
-// answer qualifies, and then what was held.
-func (w *compressWriter) decide(compress bool) {
+// answer, of at least size bytes, qualifies; then what was held.
+func (w *compressWriter) decide(compress bool, size int) {
 	if w.decided {
 		return
 	}
 	w.decided = true
-	size := len(w.pending)
 	if compress && w.compressible() && size >= gzipMinBytes {
 		h := w.Header()
 		h.Del("Content-Length")
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
-		w.level = 0
+		w.pool = 0
 		if size > gzipHighBytes {
-			w.level = 1
+			w.pool = 1
 		}
-		w.gz = gzipPools[w.level].Get().(*gzip.Writer)
+		w.gz = gzipPools[w.pool].Get().(*gzip.Writer)
 		w.gz.Reset(countingWriter{w})
 	}
 	w.ResponseWriter.WriteHeader(w.status)
@@ -353,17 +354,17 @@ func (w *compressWriter) finish() {
 		w.decided = true
 		return
 	}
-	w.decide(true)
+	w.decide(true, len(w.pending))
 	if w.gz != nil {
 		w.gz.Close()
-		gzipPools[w.level].Put(w.gz)
+		gzipPools[w.pool].Put(w.gz)
 		w.gz = nil
 	}
 }
 
 // Flush sends what is held (compressed from here on if it qualifies).
 func (w *compressWriter) Flush() {
-	w.decide(true)
+	w.decide(true, len(w.pending))
 	if w.gz != nil {
 		w.gz.Flush()
 	}
