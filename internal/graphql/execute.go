@@ -1,6 +1,7 @@
 package graphql
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -227,7 +228,9 @@ func (x *execution) function(f *ast.Field, sel ast.SelectionSet, rf rootField) (
 		if r.res, err = x.run(call, t, used); err != nil {
 			return node{}, err
 		}
-		r.order = ta.apply(r.res, t)
+		if r.order, err = ta.apply(x.r.ctx, r.res, t); err != nil {
+			return node{}, err
+		}
 		return node{kind: nodeRows, rows: r}, nil
 	}
 	var a aggregation
@@ -239,7 +242,13 @@ func (x *execution) function(f *ast.Field, sel ast.SelectionSet, rf rootField) (
 	if err != nil {
 		return node{}, err
 	}
-	a.fill(res, t, ta.apply(res, t))
+	order, err := ta.apply(x.r.ctx, res, t)
+	if err != nil {
+		return node{}, err
+	}
+	if err := a.fill(x.r.ctx, res, t, order); err != nil {
+		return node{}, err
+	}
 	return n, nil
 }
 
@@ -420,18 +429,23 @@ func (a *aggregation) planFields(x *execution, sel ast.SelectionSet, t *tableInf
 	})
 }
 
-// fill computes the planned values over the rows kept.
-func (a *aggregation) fill(res *analytics.Result, t *tableInfo, order []int32) {
+// fill computes the planned values over the rows kept, stopping when ctx
+// ends: there may be as many values as the node limit allows.
+func (a *aggregation) fill(ctx context.Context, res *analytics.Result, t *tableInfo, order []int32) error {
 	kept := &rows{res: res, table: t, order: order}
 	for _, r := range a.nodes {
 		r.res, r.order = res, order
 	}
 	c := cells{res: res, table: t}
-	for _, s := range a.stats {
+	for i, s := range a.stats {
+		if i&63 == 63 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if s.op == "count" {
 			*s.dst = node{kind: nodeInt, i: count(c, kept, s.cols, s.distinct)}
 		} else {
 			*s.dst = stat(c, kept, s.op, s.col)
 		}
 	}
+	return nil
 }

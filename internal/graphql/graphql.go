@@ -159,6 +159,11 @@ type run struct {
 // failure is a typed *Error in the Response.
 func (e *Executor) ExecuteBody(ctx context.Context, caller Caller, body []byte) *Response {
 	r := &run{ctx: ctx, start: time.Now(), caller: caller}
+	// A body is an array, an object and its variables around the values:
+	// anything deeper is refused before a decoder recurses into it.
+	if d := jsonDepth(body); d > e.cfg.MaxDepth+3 {
+		return e.errorResponse(r, NewError(CodeValidationFailed, fmt.Sprintf("depth_limit exceeded: the request body nests %d levels deep; the limit is %d levels of values, %d with the request around them (%s)", d, e.cfg.MaxDepth, e.cfg.MaxDepth+3, flagMaxDepth)))
+	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		var batch []json.RawMessage

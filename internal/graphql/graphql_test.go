@@ -3,6 +3,8 @@ package graphql
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +210,36 @@ func TestNoAccountNoData(t *testing.T) {
 	want := `{"errors":[{"message":"no account selected: send the X-Moveo-Account-Id header with the account's UUID (and Authorization: apikey <key>, or X-Admin-Secret)","extensions":{"path":"$","code":"access-denied"}}]}`
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestCacheCostEstimate: the cost the cache charges a document covers
+// the memory of its syntax tree, measured, for the shapes an attacker
+// would send (many variables, fields, values, introspection aliases).
+func TestCacheCostEstimate(t *testing.T) {
+	e := newExec(t)
+	var vars strings.Builder
+	vars.WriteString("query(")
+	for i := range 20000 {
+		fmt.Fprintf(&vars, "$v%d: Int ", i)
+	}
+	vars.WriteString(") { __typename }")
+	for name, q := range map[string]string{
+		"variables": vars.String(),
+		"fields":    "{" + strings.Repeat(" a: __typename", 20000) + " }",
+		"values":    `{ r: f(where: {_or: [` + strings.Repeat("{open_sessions: {_eq: 1}}, ", 5000) + `]}) { x } }`,
+		"aliases":   "{" + strings.Repeat(" a: __schema { types { name fields { name } } }", 2000) + " }",
+	} {
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		p := e.parse(&run{ctx: context.Background()}, q)
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		tree := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
+		if p.err != nil || tree > p.cost-int64(len(q)) {
+			t.Errorf("%s: the tree takes %d bytes, the cache charges %d for it (%v)", name, tree, p.cost-int64(len(q)), p.err)
+		}
+		runtime.KeepAlive(p)
 	}
 }

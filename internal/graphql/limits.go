@@ -20,7 +20,7 @@ const (
 	DefaultMaxNodes          = 10000
 	DefaultMaxBatch          = 100
 	DefaultMaxRequestBuckets = 100000
-	DefaultMaxResponseBytes  = 64 << 20
+	DefaultMaxResponseBytes  = 32 << 20
 	DefaultQueryCacheBytes   = 64 << 20
 	DefaultQueryTimeout      = 30 * time.Second
 )

@@ -2,6 +2,7 @@ package graphql
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -31,6 +32,8 @@ type tableArgs struct {
 	offset   int64
 	// used are the columns the arguments read.
 	used analytics.ColumnSet
+	// sorted are the columns of orderBy.
+	sorted analytics.ColumnSet
 }
 
 type orderKey struct {
@@ -217,16 +220,21 @@ func (cm *comparison) eval(c cells, row int) truth {
 
 // apply runs where, order_by, distinct_on, offset and limit over res, in
 // PostgreSQL's order, and returns the rows kept in order; nil when there
-// is nothing to apply (every row, in the function's order). Sorting is
+// is nothing to apply (every row, in the function's order). It stops when
+// ctx ends. Sorting is
 // stable, so rows that tie on every order_by key keep the function's
 // order.
-func (a *tableArgs) apply(res *analytics.Result, t *tableInfo) []int32 {
+func (a *tableArgs) apply(ctx context.Context, res *analytics.Result, t *tableInfo) ([]int32, error) {
 	if a.where == nil && len(a.orderBy) == 0 && len(a.distinct) == 0 && a.limit < 0 && a.offset == 0 {
-		return nil
+		return nil, nil
 	}
 	c := cells{res: res, table: t}
 	order := make([]int32, 0, res.Len)
 	for r := 0; r < res.Len; r++ {
+		// A where may hold as many comparisons as a request has bytes.
+		if r&255 == 255 && a.where != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if a.where == nil || a.where.eval(c, r) == isTrue {
 			order = append(order, int32(r))
 		}
@@ -267,7 +275,7 @@ func (a *tableArgs) apply(res *analytics.Result, t *tableInfo) []int32 {
 	if a.limit >= 0 && a.limit < int64(len(order)) {
 		order = order[:a.limit]
 	}
-	return order
+	return order, nil
 }
 
 func sameOn(c cells, x, y int, cols []int) bool {
@@ -385,7 +393,12 @@ func (a *tableArgs) parseOrderBy(t *tableInfo, v any, argsAt *path) error {
 			default:
 				return newError(CodeValidationFailed, &colAt, fmt.Sprintf("expected one of the values %s for type 'order_by', but found '%s'", orderByNames, dir))
 			}
-			a.orderBy = append(a.orderBy, k)
+			// A column sorted on again never changes the order: keep the
+			// first, so that a long order_by costs nothing per row.
+			if !a.sorted.Has(col) {
+				a.sorted = a.sorted.With(col)
+				a.orderBy = append(a.orderBy, k)
+			}
 			a.used = a.used.With(col)
 		}
 	}

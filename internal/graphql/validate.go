@@ -42,15 +42,19 @@ func (e *Executor) checkOperation(r *run, p *prepared, op *ast.OperationDefiniti
 	case nodes > int64(e.cfg.MaxNodes):
 		c.early = e.nodeError(nodes)
 	}
-	seen := map[string]bool{}
+	// Variables are looked up by name: an operation may define 70 000.
+	vardefs := make(map[string]*ast.VariableDefinition, len(op.VariableDefinitions))
 	for _, vd := range op.VariableDefinitions {
-		if seen[vd.Variable] && c.dupVar == "" {
-			c.dupVar = vd.Variable
+		if vardefs[vd.Variable] != nil {
+			if c.dupVar == "" {
+				c.dupVar = vd.Variable
+			}
+			continue
 		}
-		seen[vd.Variable] = true
+		vardefs[vd.Variable] = vd
 	}
 	for _, name := range in.usedOrder {
-		if op.VariableDefinitions.ForName(name) == nil {
+		if vardefs[name] == nil {
 			c.unbound = name
 			break
 		}
@@ -58,7 +62,7 @@ func (e *Executor) checkOperation(r *run, p *prepared, op *ast.OperationDefiniti
 	if c.early != nil || c.dupVar != "" || c.unbound != "" {
 		return c, nil
 	}
-	ck := checker{e: e, s: e.schema, p: p, op: op, r: r, c: c, argsChecked: map[*ast.Field]bool{}, useSeen: map[string]bool{}}
+	ck := checker{e: e, s: e.schema, p: p, op: op, vardefs: vardefs, r: r, c: c, argsChecked: map[*ast.Field]bool{}, useSeen: map[string]bool{}}
 	c.late = ck.operation()
 	if ck.interrupted {
 		return nil, c.late
@@ -208,6 +212,7 @@ type checker struct {
 	s           *ast.Schema
 	p           *prepared
 	op          *ast.OperationDefinition
+	vardefs     map[string]*ast.VariableDefinition
 	c           *checkedOp
 	r           *run
 	steps       int
@@ -363,20 +368,36 @@ func mergeFields(flat []*ast.Field, at *path) ([]fieldGroup, *Error) {
 	return groups, nil
 }
 
-// sameArguments reports whether two argument lists are equal as maps.
+// sameArguments reports whether two argument lists are equal as maps, in
+// time linear in their size.
 func sameArguments(a, b ast.ArgumentList) bool {
 	if len(a) != len(b) {
 		return false
 	}
+	if len(a) <= 8 {
+		for _, x := range a {
+			y := b.ForName(x.Name)
+			if y == nil || !sameValue(x.Value, y.Value) {
+				return false
+			}
+		}
+		return true
+	}
+	byName := make(map[string]*ast.Value, len(b))
+	for _, y := range b {
+		byName[y.Name] = y.Value
+	}
 	for _, x := range a {
-		y := b.ForName(x.Name)
-		if y == nil || !sameValue(x.Value, y.Value) {
+		y, ok := byName[x.Name]
+		if !ok || !sameValue(x.Value, y) {
 			return false
 		}
 	}
 	return true
 }
 
+// sameValue reports whether two values are equal, object fields in any
+// order, in time linear in their size.
 func sameValue(a, b *ast.Value) bool {
 	if a == b {
 		return true
@@ -384,15 +405,29 @@ func sameValue(a, b *ast.Value) bool {
 	if a == nil || b == nil || a.Kind != b.Kind || a.Raw != b.Raw || len(a.Children) != len(b.Children) {
 		return false
 	}
-	for i, ch := range a.Children {
-		if a.Kind == ast.ObjectValue {
-			other := b.Children.ForName(ch.Name)
-			if other == nil || !sameValue(ch.Value, other) {
+	if a.Kind != ast.ObjectValue {
+		for i, ch := range a.Children {
+			if !sameValue(ch.Value, b.Children[i].Value) {
 				return false
 			}
-			continue
 		}
-		if !sameValue(ch.Value, b.Children[i].Value) {
+		return true
+	}
+	var byName map[string]*ast.Value
+	if len(b.Children) > 8 {
+		byName = make(map[string]*ast.Value, len(b.Children))
+		for _, ch := range b.Children {
+			byName[ch.Name] = ch.Value
+		}
+	}
+	for _, ch := range a.Children {
+		var other *ast.Value
+		if byName != nil {
+			other = byName[ch.Name]
+		} else {
+			other = b.Children.ForName(ch.Name)
+		}
+		if other == nil || !sameValue(ch.Value, other) {
 			return false
 		}
 	}
@@ -653,7 +688,7 @@ func (c *checker) value(v *ast.Value, typ *ast.Type, at *path, locationHasDefaul
 	}
 	switch v.Kind {
 	case ast.Variable:
-		vd := c.op.VariableDefinitions.ForName(v.Raw)
+		vd := c.vardefs[v.Raw]
 		if vd == nil {
 			return nil // unbound: reported before
 		}
