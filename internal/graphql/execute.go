@@ -35,6 +35,10 @@ type collectedField struct {
 type fieldCollection struct {
 	fields []collectedField
 	index  map[string]int
+	// singles backs the fields lists of keys seen once, which most keys
+	// are: one allocation for all of them. Each list is capped at its
+	// one field, so appending to it copies.
+	singles []*ast.Field
 }
 
 // find returns the position of key, or -1.
@@ -67,7 +71,9 @@ func (fc *fieldCollection) add(key string, f *ast.Field) {
 	if fc.index != nil {
 		fc.index[key] = len(fc.fields)
 	}
-	fc.fields = append(fc.fields, collectedField{key: key, fields: []*ast.Field{f}})
+	n := len(fc.singles)
+	fc.singles = append(fc.singles, f)
+	fc.fields = append(fc.fields, collectedField{key: key, fields: fc.singles[n : n+1 : n+1]})
 }
 
 // collect is the spec's CollectFields: it flattens fragments, applies
@@ -75,7 +81,7 @@ func (fc *fieldCollection) add(key string, f *ast.Field) {
 // Each fragment is expanded once per call (visited), so the work is at
 // most the fields of the expanded selection, which the node limit bounds.
 func (c *collector) collect(set ast.SelectionSet, typeName string) []collectedField {
-	var fc fieldCollection
+	fc := fieldCollection{fields: make([]collectedField, 0, len(set)), singles: make([]*ast.Field, 0, len(set))}
 	c.collectInto(set, typeName, &fc, nil)
 	return fc.fields
 }

@@ -158,30 +158,27 @@ type run struct {
 // array of them (a batch, answered by an array in the same order). Every
 // failure is a typed *Error in the Response.
 func (e *Executor) ExecuteBody(ctx context.Context, caller Caller, body []byte) *Response {
-	r := &run{ctx: ctx, start: time.Now(), caller: caller}
-	// A body is an array, an object and its variables around the values:
-	// anything deeper is refused before a decoder recurses into it.
-	if d := jsonDepth(body); d > e.cfg.MaxDepth+3 {
-		return e.errorResponse(r, NewError(CodeValidationFailed, fmt.Sprintf("depth_limit exceeded: the request body nests %d levels deep; the limit is %d levels of values, %d with the request around them (%s)", d, e.cfg.MaxDepth, e.cfg.MaxDepth+3, flagMaxDepth)))
-	}
+	resp := e.newResponse(ctx, caller)
+	r := &resp.run
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		var batch []json.RawMessage
 		if err := json.Unmarshal(body, &batch); err != nil {
-			return e.errorResponse(r, invalidJSON(err))
+			return resp.single(errorResult(e.bodyError(body, err)))
 		}
 		if len(batch) > e.cfg.MaxBatch {
-			return e.errorResponse(r, e.batchError(len(batch)))
+			return resp.single(errorResult(e.batchError(len(batch))))
 		}
 		// Hasura decodes the whole batch first: an element that is not a
 		// request fails the request as a whole, at its index.
 		reqs := make([]Request, len(batch))
 		for i, raw := range batch {
 			if err := decodeRequest(raw, &reqs[i], i); err != nil {
-				return e.errorResponse(r, err)
+				return resp.single(errorResult(err))
 			}
 		}
-		resp := &Response{e: e, start: r.start, batch: true, results: make([]Result, len(batch))}
+		resp.batch = true
+		resp.results = make([]Result, len(batch))
 		for i := range reqs {
 			resp.results[i] = e.execute(r, &reqs[i])
 		}
@@ -189,18 +186,36 @@ func (e *Executor) ExecuteBody(ctx context.Context, caller Caller, body []byte) 
 	}
 	var req Request
 	if err := decodeRequest(body, &req, -1); err != nil {
-		return e.errorResponse(r, err)
+		if err.Code == CodeInvalidJSON {
+			err = e.bodyError(body, err)
+		}
+		return resp.single(errorResult(err))
 	}
-	return e.single(r, e.execute(r, &req))
+	return resp.single(e.execute(r, &req))
 }
 
 // Execute runs one request.
 func (e *Executor) Execute(ctx context.Context, caller Caller, req *Request) *Response {
-	r := &run{ctx: ctx, start: time.Now(), caller: caller}
-	if req.Query == nil {
-		return e.errorResponse(r, NewError(CodeParseFailed, missingQuery))
+	resp := e.newResponse(ctx, caller)
+	if req.Query == nil && !req.hashOnly() {
+		return resp.single(errorResult(NewError(CodeParseFailed, missingQuery)))
 	}
-	return e.single(r, e.execute(r, req))
+	return resp.single(e.execute(&resp.run, req))
+}
+
+// bodyError is the error of a body encoding/json refused: too deep for
+// it (it stops at 10 000 levels) is the depth limit's error, anything
+// else invalid-json. Decoding a body into a Request keeps the variables
+// raw, so no recursive decoder has seen it yet.
+func (e *Executor) bodyError(body []byte, err error) *Error {
+	if d := jsonDepth(body); d > e.cfg.MaxDepth+3 {
+		return NewError(CodeValidationFailed, fmt.Sprintf("depth_limit exceeded: the request body nests %d levels deep; the limit is %d levels of values, %d with the request around them (%s)", d, e.cfg.MaxDepth, e.cfg.MaxDepth+3, flagMaxDepth))
+	}
+	var ge *Error
+	if errors.As(err, &ge) {
+		return ge
+	}
+	return invalidJSON(err)
 }
 
 func invalidJSON(err error) *Error {
@@ -271,8 +286,11 @@ func (e *Executor) execute(r *run, req *Request) Result {
 	}
 	var vars map[string]any
 	if len(req.Variables) > 0 && string(req.Variables) != "null" {
-		if d := jsonDepth(req.Variables) - 1; d > e.cfg.MaxDepth {
-			return errorResult(e.depthError(nil, "the variables", d))
+		// Each level takes two brackets: short variables need no scan.
+		if len(req.Variables) > 2*e.cfg.MaxDepth {
+			if d := jsonDepth(req.Variables) - 1; d > e.cfg.MaxDepth {
+				return errorResult(e.depthError(nil, "the variables", d))
+			}
 		}
 		var err error
 		if vars, err = decodeVariables(req.Variables); err != nil {

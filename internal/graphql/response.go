@@ -1,6 +1,7 @@
 package graphql
 
 import (
+	"context"
 	"time"
 
 	"github.com/vektah/gqlparser/v2/ast"
@@ -15,6 +16,7 @@ import (
 type Response struct {
 	e       *Executor // nil for ErrorResponse
 	start   time.Time
+	run     run // the execution, kept here to save an allocation
 	batch   bool
 	results []Result
 	one     [1]Result // results of a single request, without another allocation
@@ -31,16 +33,18 @@ type Result struct {
 
 func errorResult(err *Error) Result { return Result{Err: err} }
 
-// single makes the response of one request.
-func (e *Executor) single(r *run, res Result) *Response {
-	resp := &Response{e: e, start: r.start}
-	resp.one[0] = res
-	resp.results = resp.one[:]
+// newResponse starts the response of a request body and its run.
+func (e *Executor) newResponse(ctx context.Context, caller Caller) *Response {
+	resp := &Response{e: e, start: time.Now()}
+	resp.run = run{ctx: ctx, start: resp.start, caller: caller}
 	return resp
 }
 
-func (e *Executor) errorResponse(r *run, err *Error) *Response {
-	return e.single(r, errorResult(err))
+// single makes resp the answer of one request.
+func (resp *Response) single(res Result) *Response {
+	resp.one[0] = res
+	resp.results = resp.one[:]
+	return resp
 }
 
 // ErrorResponse is a response holding err alone, for failures before the

@@ -68,7 +68,7 @@ var differences = []difference{
 		body:  gql(`{ __typename nope @skip(if: true) }`, nil),
 		check: wantError("validation-failed", "$.selectionSet.nope", "field 'nope' not found in type: 'query_root'")},
 	{id: "introspection-options",
-		body:  gql(`{ __schema { description } __type(name: "`+fn+`_args") { isOneOf inputFields(includeDeprecated: true) { name isDeprecated } } }`, nil),
+		body: gql(`{ __schema { description } __type(name: "`+fn+`_args") { isOneOf inputFields(includeDeprecated: true) { name isDeprecated } } }`, nil),
 		check: func(t *testing.T, r servertest.Response) {
 			if len(r.Errors) > 0 || !strings.Contains(string(r.Data["__type"]), `"isOneOf":false`) {
 				t.Errorf("got %s %+v", r.Data["__type"], r.Errors)

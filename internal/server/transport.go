@@ -4,10 +4,11 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -39,13 +40,16 @@ const (
 // CORS policy lists them.
 const corsMethods = "GET,POST,PUT,PATCH,DELETE,OPTIONS"
 
-// requestIDKey keys the request ID in a request's context.
-type requestIDKey struct{}
+// transportKey keys a request's *compressWriter, which holds its ID, in
+// its context: one value for both saves an allocation per request.
+type transportKey struct{}
 
 // RequestID returns the x-request-id of the request ctx belongs to, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if w, ok := ctx.Value(transportKey{}).(*compressWriter); ok {
+		return w.requestID
+	}
+	return ""
 }
 
 // LogHandler wraps h so that every record logged with a request's context
@@ -70,10 +74,13 @@ func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
-// newRequestID is a random UUID (version 4), as Hasura generates them.
+// newRequestID is a random UUID (version 4), as Hasura generates them,
+// from math/rand/v2's generator (ChaCha8, seeded from the system's
+// randomness): an ID must be unique, not secret.
 func newRequestID() string {
 	var b [16]byte
-	rand.Read(b[:])
+	binary.LittleEndian.PutUint64(b[0:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:16], rand.Uint64())
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	var out [36]byte
@@ -168,18 +175,11 @@ func (p corsPolicy) allows(origin string) bool {
 	return false
 }
 
-// transportState is what a handler tells the transport of its answer.
-type transportState struct {
-	noCompress bool
-}
-
-type transportStateKey struct{}
-
 // noCompress marks the answer of r as not to be compressed: Hasura
 // compresses no error.
 func noCompress(r *http.Request) {
-	if st, ok := r.Context().Value(transportStateKey{}).(*transportState); ok {
-		st.noCompress = true
+	if w, ok := r.Context().Value(transportKey{}).(*compressWriter); ok {
+		w.noCompress = true
 	}
 }
 
@@ -189,14 +189,14 @@ func (s *Server) transport(next http.Handler) http.Handler {
 	cors := newCORSPolicy(s.cfg.CORSOrigins)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
-		if id == "" {
-			id = newRequestID()
+		cw := &compressWriter{ResponseWriter: w, gzipOK: acceptsGzip(r.Header), status: http.StatusOK}
+		cw.requestID = r.Header.Get("X-Request-Id")
+		if cw.requestID == "" {
+			cw.requestID = newRequestID()
 		}
-		w.Header().Set("X-Request-Id", id)
-		st := &transportState{}
-		ctx := context.WithValue(context.WithValue(r.Context(), requestIDKey{}, id), transportStateKey{}, st)
-		r = r.WithContext(ctx)
+		cw.idHeader[0] = cw.requestID
+		w.Header()["X-Request-Id"] = cw.idHeader[:]
+		r = r.WithContext(context.WithValue(r.Context(), transportKey{}, cw))
 
 		if origin := r.Header.Get("Origin"); origin != "" && cors.allows(origin) {
 			h := w.Header()
@@ -211,8 +211,6 @@ func (s *Server) transport(next http.Handler) http.Handler {
 				return
 			}
 		}
-
-		cw := &compressWriter{ResponseWriter: w, st: st, gzipOK: acceptsGzip(r.Header), status: http.StatusOK}
 		if r.Method == http.MethodHead || r.Header.Get("Upgrade") != "" {
 			cw.gzipOK = false
 		}
@@ -223,6 +221,9 @@ func (s *Server) transport(next http.Handler) http.Handler {
 }
 
 func (s *Server) accessLog(r *http.Request, status int, bytes int64, start time.Time) {
+	if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
 		slog.Int64("bytes", bytes), slog.Duration("duration", time.Since(start)), slog.String("request_id", RequestID(r.Context())))
@@ -253,15 +254,17 @@ var gzipPools = [2]sync.Pool{
 // 20 000 bytes to choose the level.
 type compressWriter struct {
 	http.ResponseWriter
-	st      *transportState
-	gzipOK  bool
-	status  int
-	header  bool // WriteHeader was called
-	decided bool
-	pending []byte
-	gz      *gzip.Writer
-	pool    int // gzipPools index: 0 level 1, 1 level 6
-	bytes   int64
+	requestID  string
+	idHeader   [1]string // the x-request-id header's value, without another allocation
+	noCompress bool      // set by the handler: an error
+	gzipOK     bool
+	status     int
+	header     bool // WriteHeader was called
+	decided    bool
+	pending    []byte
+	gz         *gzip.Writer
+	pool       int // gzipPools index: 0 level 1, 1 level 6
+	bytes      int64
 }
 
 func (w *compressWriter) WriteHeader(code int) {
@@ -278,7 +281,7 @@ func (w *compressWriter) WriteHeader(code int) {
 // compressible reports whether the answer may be compressed, whatever its
 // size.
 func (w *compressWriter) compressible() bool {
-	return w.gzipOK && !w.st.noCompress && (w.status == http.StatusOK || w.status == http.StatusCreated) &&
+	return w.gzipOK && !w.noCompress && (w.status == http.StatusOK || w.status == http.StatusCreated) &&
 		w.Header().Get("Content-Encoding") == ""
 }
 
