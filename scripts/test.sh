@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command of the README: install what the tests need on a fresh
-# machine (PostgreSQL, Chromium, Node's graphql package), then vet and test
+# machine (PostgreSQL, Chromium, the Node GraphQL clients), then vet and test
 # everything. Tests that
 # need PostgreSQL start their own throwaway cluster; TALLY_REQUIRE_POSTGRES=1
 # and TALLY_REQUIRE_BROWSER=1 make them fail, not skip, when it cannot start.
@@ -24,13 +24,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-# graphql-js, the reference GraphQL implementation, for the client test.
-echo "--- npm ci (clients/graphql-js)"
-npm ci --prefix clients/graphql-js --no-audit --no-fund --loglevel=error
-# graphql-ws, Apollo Client and subscriptions-transport-ws for the live
-# query tests.
-echo "--- npm ci (clients/live)"
-npm ci --prefix clients/live --no-audit --no-fund --loglevel=error
+# The Node clients of the client tests, pinned by their lock files:
+# graphql-js (the reference implementation) in clients/graphql-js;
+# graphql-request, Apollo Client and urql in clients/node; graphql-ws,
+# Apollo Client and subscriptions-transport-ws (live queries) in
+# clients/live.
+for dir in clients/graphql-js clients/node clients/live; do
+  echo "--- npm ci ($dir)"
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+done
 
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
   export PATH="/usr/local/go/bin:$PATH"

@@ -1,10 +1,10 @@
 package graphql
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -25,40 +25,34 @@ import (
 type Operation struct {
 	e      *Executor
 	caller Caller
-	doc    *ast.QueryDocument
+	p      *prepared
 	op     *ast.OperationDefinition
+	uses   []varUse
 	vars   map[string]any
 	until  int64
 }
 
-// PrepareOperation checks req for caller: its variables, the document
-// (parsed, validated, Hasura's checks), the operation selected by
-// operationName, and the variables' types. Its errors are the ones an
-// HTTP request would get, except that subscriptions are allowed.
-func (e *Executor) PrepareOperation(caller Caller, req *Request) (*Operation, *Error) {
+// PrepareOperation checks req for caller within ctx (--query-timeout
+// bounds it as it bounds HTTP requests): its variables, the document
+// (parsed, Hasura's checks, the depth and node limits), the operation
+// selected by operationName, and the variables' values. Its errors are the
+// ones an HTTP request would get, in the same order, except that
+// subscriptions are allowed.
+func (e *Executor) PrepareOperation(ctx context.Context, caller Caller, req *Request) (*Operation, *Error) {
+	if req.hashOnly() {
+		return nil, NewError(CodeNotSupported, ErrPersistedQueryNotSupported)
+	}
 	if req.Query == nil {
-		return nil, NewError(CodeParseFailed, `the operation has no "query"; send {"query": "...", "variables": {...}}`)
+		return nil, NewError(CodeParseFailed, missingQuery)
 	}
-	var vars map[string]any
-	if v := bytes.TrimSpace(req.Variables); len(v) > 0 && string(v) != "null" {
-		var err error
-		if vars, err = decodeVariables(v); err != nil {
-			at := (*path)(nil).child("variables")
-			return nil, newError(CodeParseFailed, &at, "variables must be a JSON object mapping variable names to values"+err.Error())
-		}
+	r := &run{ctx: ctx, start: time.Now(), caller: caller}
+	o, err := e.operation(r, req)
+	if err != nil {
+		return nil, err
 	}
-	p := e.prepare(*req.Query)
-	if p.doc == nil {
-		return nil, p.err
+	if err := checkUses(o.uses, o.vars); err != nil {
+		return nil, err
 	}
-	op, gerr := selectOperation(p.doc, req.OperationName)
-	if gerr != nil {
-		return nil, gerr
-	}
-	if gerr := e.checkVariables(op, vars); gerr != nil {
-		return nil, gerr
-	}
-	o := &Operation{e: e, caller: caller, doc: p.doc, op: op, vars: vars}
 	o.until = o.extent()
 	return o, nil
 }
@@ -67,29 +61,18 @@ func (e *Executor) PrepareOperation(caller Caller, req *Request) (*Operation, *E
 // query).
 func (o *Operation) Subscription() bool { return o.op.Operation == ast.Subscription }
 
-// Run executes the operation now. Its Response renders as a query's does:
-// {"data": ...}, or {"errors": [...]} with Hasura's codes.
+// Run executes the operation now, within ctx. Its Response renders as a
+// query's does: {"data": ...}, or {"errors": [...]} with Hasura's codes;
+// each run has the request limits (buckets, answer bytes) of its own.
 func (o *Operation) Run(ctx context.Context) *Response {
-	x := execution{e: o.e, ctx: ctx, caller: o.caller, collector: collector{doc: o.doc, vars: o.vars}}
-	var (
-		data node
-		err  error
-	)
-	if o.Subscription() {
-		data, err = x.subscriptionFields(o.op.SelectionSet)
-	} else {
-		data, err = x.rootFields(o.op.SelectionSet)
-	}
-	if err != nil {
-		return single(errorResult(toError(ctx, o.e.cfg.Logger, err)))
-	}
-	return single(Result{data: data, collector: x.collector, log: o.e.cfg.Logger})
+	resp := o.e.newResponse(ctx, o.caller)
+	return resp.single(o.execute(&resp.run))
 }
 
 // subscriptionFields runs the root fields of a subscription: functions
 // and __typename (introspection is not on subscription_root).
 func (x *execution) subscriptionFields(set ast.SelectionSet) (node, error) {
-	return objectNode(x.collect(set, SubscriptionRootName, nil, nil), SubscriptionRootName, func(dst *node, cf collectedField) error {
+	return objectNode(x.collect(set, SubscriptionRootName), SubscriptionRootName, func(dst *node, cf collectedField) error {
 		rf, ok := x.e.roots[cf.fields[0].Name]
 		if !ok {
 			return fmt.Errorf("subscription field %q passed validation but has no resolver", cf.fields[0].Name)
@@ -125,9 +108,9 @@ func (o *Operation) extent() int64 {
 	if o.Subscription() {
 		root = SubscriptionRootName
 	}
-	c := collector{doc: o.doc, vars: o.vars}
+	c := collector{doc: o.p.doc, frags: o.p.frags, vars: o.vars}
 	until := int64(math.MinInt64)
-	for _, cf := range c.collect(o.op.SelectionSet, root, nil, nil) {
+	for _, cf := range c.collect(o.op.SelectionSet, root) {
 		f := cf.fields[0]
 		rf, ok := o.e.roots[f.Name]
 		if !ok {

@@ -43,6 +43,9 @@ type Config struct {
 	Console ConsoleConfig
 	// Keys enables the admin key API; nil answers 501 there.
 	Keys KeyManager
+	// CORSOrigins are the origins browsers may call Tally from
+	// (transport.go); empty allows every origin, as Hasura does.
+	CORSOrigins []string
 	// Live serves subscriptions over WebSocket on /v1/graphql (ws.go);
 	// nil leaves upgrades to the GET handler.
 	Live *live.Hub
@@ -111,6 +114,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/graphql", s.websocketOr(s.instrument("graphql", s.graphqlGet)))
 	mux.Handle("POST /v1/sessions", s.instrument("sessions", s.sessions))
 	mux.Handle("GET /healthz", s.instrument("healthz", s.healthz))
+	mux.Handle("GET /hasura/healthz", s.instrument("healthz", s.healthz))
 	mux.Handle("GET /v1/version", s.instrument("version", s.version))
 	if s.cfg.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
@@ -119,7 +123,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/admin/keys", s.instrument("admin_keys", s.listKeys))
 	mux.Handle("DELETE /v1/admin/keys/{id}", s.instrument("admin_keys", s.revokeKey))
 	s.consoleRoutes(mux)
-	return mux
+	return s.transport(mux)
 }
 
 type statusWriter struct {

@@ -385,7 +385,9 @@ func (c *wsConn) start(m *clientMessage) {
 	c.mu.Lock()
 	caller := graphql.Caller{Account: c.principal.Account}
 	c.mu.Unlock()
-	op, gerr := c.s.exec.PrepareOperation(caller, &req)
+	pctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.QueryTimeout)
+	op, gerr := c.s.exec.PrepareOperation(pctx, caller, &req)
+	cancel()
 	if gerr != nil {
 		c.sendError(id, gerr)
 		return
@@ -461,7 +463,7 @@ type liveQuery struct {
 
 func (q *liveQuery) Run(ctx context.Context) live.Result {
 	resp := q.op.Run(ctx)
-	body := resp.AppendJSON(nil)
+	body := resp.Render(ctx, nil)
 	errs := resp.Errors()
 	if q.s.m != nil {
 		for _, e := range errs {
@@ -481,7 +483,7 @@ func (c *wsConn) runQuery(o *wsOp, op *graphql.Operation) {
 	go func() {
 		defer cancel()
 		resp := op.Run(ctx)
-		body := resp.AppendJSON(nil)
+		body := resp.Render(ctx, nil)
 		if c.s.m != nil {
 			for _, e := range resp.Errors() {
 				c.s.m.errors.WithLabelValues(e.Code).Inc()

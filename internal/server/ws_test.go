@@ -179,7 +179,7 @@ func TestLiveQueriesAndErrors(t *testing.T) {
 		t.Fatalf("plain GET: %d %s", code, body)
 	}
 	r := s.Query(t, acct, liveSub, nil)
-	if len(r.Errors) != 1 || r.Errors[0].Extensions.Code != "not-supported" {
+	if len(r.Errors) != 1 || r.Errors[0].Extensions.Code != "unexpected-payload" {
 		t.Fatalf("subscription over HTTP: %+v", r)
 	}
 }

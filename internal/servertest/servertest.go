@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -52,6 +53,14 @@ type Options struct {
 	DatabaseURL string
 	// Registry, when set, serves /metrics from it.
 	Registry *prometheus.Registry
+	// GraphQL sets the GraphQL limits (MaxBuckets above sets Limits).
+	GraphQL graphql.Config
+	// QueryTimeout is --query-timeout; default the server's.
+	QueryTimeout time.Duration
+	// CORSOrigins is --cors-origins; default every origin.
+	CORSOrigins []string
+	// Logger receives the server's log; nil discards it.
+	Logger *slog.Logger
 	// Live configures the live queries (WebSocket on /v1/graphql);
 	// zero values take the defaults.
 	Live live.Config
@@ -112,7 +121,11 @@ func Start(t testing.TB, o Options) *Server {
 		s.Embedded, be = b, b
 		sessions = func() float64 { return float64(b.Sessions()) }
 	}
-	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: o.MaxBuckets}}, analytics.NewCatalogue(), be)
+	gcfg := o.GraphQL
+	gcfg.Limits = analytics.Limits{MaxBuckets: o.MaxBuckets}
+	gcfg.QueryTimeout = o.QueryTimeout
+	gcfg.Logger = o.Logger
+	exec, err := graphql.New(gcfg, analytics.NewCatalogue(), be)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +139,9 @@ func Start(t testing.TB, o Options) *Server {
 		Health:         be.Health,
 		Registry:       o.Registry,
 		Sessions:       sessions,
+		QueryTimeout:   o.QueryTimeout,
+		CORSOrigins:    o.CORSOrigins,
+		Logger:         o.Logger,
 		Live:           s.Hub,
 	}, exec, authn, be)
 	hs := httptest.NewUnstartedServer(srv.Handler())
