@@ -645,10 +645,20 @@ func (c *wsConn) writeLoop() {
 	cfg := c.hub.Config()
 	keepAlive := time.NewTicker(cfg.KeepAlive)
 	defer keepAlive.Stop()
-	recheck := time.NewTicker(wsRecheck)
-	defer recheck.Stop()
 	initTimer := time.NewTimer(cfg.InitTimeout)
 	defer initTimer.Stop()
+	// Only a connection with an API key is checked again: it gets its
+	// ticker once connection_init is accepted.
+	var (
+		recheck  *time.Ticker
+		recheckC <-chan time.Time
+		checked  bool
+	)
+	defer func() {
+		if recheck != nil {
+			recheck.Stop()
+		}
+	}()
 	for {
 		select {
 		case <-c.wake:
@@ -660,7 +670,7 @@ func (c *wsConn) writeLoop() {
 					c.send(c.message("ping", nil, nil))
 				}
 			}
-		case <-recheck.C:
+		case <-recheckC:
 			c.recheck()
 		case <-initTimer.C:
 			if !c.acked.Load() {
@@ -671,6 +681,16 @@ func (c *wsConn) writeLoop() {
 			}
 		case <-c.ctx.Done():
 			return
+		}
+		if !checked && c.acked.Load() {
+			checked = true
+			c.mu.Lock()
+			keyed := c.principal.KeyID != ""
+			c.mu.Unlock()
+			if keyed {
+				recheck = time.NewTicker(wsRecheck)
+				recheckC = recheck.C
+			}
 		}
 		if !c.flush() {
 			return
