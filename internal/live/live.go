@@ -366,6 +366,11 @@ func (h *Hub) next() *query {
 // their first one, and to the others when it changed.
 func (h *Hub) run(q *query) {
 	h.mu.Lock()
+	if q.removed {
+		q.queued = false
+		h.mu.Unlock()
+		return
+	}
 	q.queued, q.running, q.urgent, q.dirty = false, true, false, false
 	since := q.since
 	q.since = time.Time{}
