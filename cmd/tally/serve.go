@@ -148,7 +148,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: *f.maxBuckets}, Logger: log}, analytics.NewCatalogue(), be)
+	cat, limits := analytics.NewCatalogue(), analytics.Limits{MaxBuckets: *f.maxBuckets}
+	exec, err := graphql.New(graphql.Config{Limits: limits, Logger: log}, cat, be)
 	if err != nil {
 		log.Error("cannot build the GraphQL schema", "err", err)
 		return exitFailure
@@ -167,6 +168,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Sessions:       be.sessions,
 		Keys:           be,
 		Health:         be.Health,
+		REST:           server.RESTConfig{Catalogue: cat, Source: be, Limits: limits},
 	}
 	if isDemo {
 		scfg.Console = consoleDefaults(data)

@@ -51,6 +51,8 @@ type Options struct {
 	DatabaseURL string
 	// Registry, when set, serves /metrics from it.
 	Registry *prometheus.Registry
+	// Console is what the browser pages start with.
+	Console server.ConsoleConfig
 }
 
 // Server is a running Tally. The helpers send Secret as X-Admin-Secret
@@ -101,7 +103,8 @@ func Start(t testing.TB, o Options) *Server {
 		s.Embedded, be = b, b
 		sessions = func() float64 { return float64(b.Sessions()) }
 	}
-	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: o.MaxBuckets}}, analytics.NewCatalogue(), be)
+	cat, limits := analytics.NewCatalogue(), analytics.Limits{MaxBuckets: o.MaxBuckets}
+	exec, err := graphql.New(graphql.Config{Limits: limits}, cat, be)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +117,8 @@ func Start(t testing.TB, o Options) *Server {
 		Health:         be.Health,
 		Registry:       o.Registry,
 		Sessions:       sessions,
+		Console:        o.Console,
+		REST:           server.RESTConfig{Catalogue: cat, Source: be, Limits: limits},
 	}, exec, authn, be)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
@@ -123,6 +128,13 @@ func Start(t testing.TB, o Options) *Server {
 
 // Do sends a request and returns its status and body.
 func (s *Server) Do(t testing.TB, method, path string, headers map[string]string, body []byte) (int, []byte) {
+	t.Helper()
+	code, _, b := s.Send(t, method, path, headers, body)
+	return code, b
+}
+
+// Send sends a request and returns its status, headers and body.
+func (s *Server) Send(t testing.TB, method, path string, headers map[string]string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
 	if err != nil {
@@ -140,7 +152,7 @@ func (s *Server) Do(t testing.TB, method, path string, headers map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, b
+	return resp.StatusCode, resp.Header, b
 }
 
 // Post is Do with POST.
