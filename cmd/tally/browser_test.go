@@ -80,6 +80,7 @@ type need struct {
 var (
 	needFlow = need{func(a api) bool { return a.flow }, "args.time_zone and the columns open_at_end and closed_in_interval (SPEC 9.1-9.2, branch flow)"}
 	needDims = need{func(a api) bool { return a.dims }, "the function session_dimension_counts (api-contract.md section 2, branch dims)"}
+	needLive = need{func(a api) bool { return a.live }, "live queries over WebSocket on /v1/graphql (SPEC 9.3, branch live)"}
 )
 
 func probeAPI(t *testing.T, base, account string) api {
@@ -180,6 +181,7 @@ func TestBrowser(t *testing.T) {
 	}{
 		{"guard", nil},                                    // a request off the machine fails a test
 		{"console", nil},                                  // GraphiQL runs the SPEC query and shows its rows; docs explorer
+		{"console-live", []need{needLive}},                // a subscription typed into GraphiQL shows new sessions as they arrive
 		{"dashboard-chart", []need{needFlow}},             // the default view equals REST; the chart has ink of each series
 		{"dashboard-filter", []need{needFlow}},            // "test sessions only" changes the numbers and the bars
 		{"dashboard-pickers", []need{needFlow, needDims}}, // the desk picker lists the data's desks; choosing one filters

@@ -7,7 +7,7 @@
 // test through this, as a subtest, skipping those whose API the server
 // lacks.
 import assert from "node:assert/strict";
-import { consoleRunsTheSpecQuery } from "./console.mjs";
+import { consoleRunsASubscription, consoleRunsTheSpecQuery } from "./console.mjs";
 import {
   dashboardDownloadsWhatItShows,
   dashboardDrawsTheChart,
@@ -34,6 +34,7 @@ async function guardCatchesOutsideRequests() {
 const tests = {
   guard: guardCatchesOutsideRequests,
   console: consoleRunsTheSpecQuery,
+  "console-live": consoleRunsASubscription,
   "dashboard-chart": dashboardDrawsTheChart,
   "dashboard-filter": dashboardFollowsAFilter,
   "dashboard-pickers": dashboardPickersListTheData,
