@@ -352,6 +352,10 @@ func appendRESTJSON(dst []byte, name string, t *analytics.Table, res *analytics.
 	dst = append(dst, '{')
 	dst = appendJSONString(dst, name)
 	dst = append(dst, ":["...)
+	keys := make([][]byte, len(t.Columns))
+	for c, col := range t.Columns {
+		keys[c] = append(appendJSONString(nil, col.Name), ':')
+	}
 	var cell []byte
 	for k := 0; k < res.Len; k++ {
 		if k > 0 {
@@ -362,8 +366,7 @@ func appendRESTJSON(dst []byte, name string, t *analytics.Table, res *analytics.
 			if c > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, col.Name)
-			dst = append(dst, ':')
+			dst = append(dst, keys[c]...)
 			var ok bool
 			cell, ok = appendCell(cell[:0], col, &res.Cols[c], k)
 			switch {
@@ -380,10 +383,14 @@ func appendRESTJSON(dst []byte, name string, t *analytics.Table, res *analytics.
 	return append(dst, "]}"...)
 }
 
-// appendJSONString appends s as a JSON string.
+// appendJSONString appends s as a JSON string, <, > and & as they are
+// (as GraphQL writes them).
 func appendJSONString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s) // a string always encodes
-	return append(dst, b...)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s) // a string always encodes
+	return append(dst, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...)
 }
 
 // writeCSV writes a header row of the column names, then one record per

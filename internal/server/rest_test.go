@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/graphql"
+	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/servertest"
 	"github.com/tally-server/tally/internal/session"
@@ -368,5 +370,79 @@ func TestRESTOnlyWithASource(t *testing.T) {
 	code, _, _ := get(t, &servertest.Server{URL: hs.URL}, restPath+"?start_time=2024-01-08&end_time=2024-01-10", map[string]string{"X-Moveo-Account-Id": acct})
 	if code != http.StatusNotFound {
 		t.Errorf("HTTP %d, want 404", code)
+	}
+}
+
+// fixedCall answers a fixed result, whatever it is asked.
+type fixedCall struct{ res *analytics.Result }
+
+func (c fixedCall) Run(ctx context.Context, src analytics.Source, account pgtext.UUID, used analytics.ColumnSet) (*analytics.Result, error) {
+	return c.res, nil
+}
+
+// TestRESTAnyTable: REST writes any catalogue table as GraphQL does —
+// text that needs escaping or CSV quoting, NULLs, bigints — so that a
+// second function needs only its route.
+func TestRESTAnyTable(t *testing.T) {
+	table := analytics.Table{Name: "things", Columns: []analytics.Column{
+		{Name: "at", Type: analytics.Timestamp, Nullable: true},
+		{Name: "label", Type: analytics.Text, Nullable: true},
+		{Name: "big", Type: analytics.BigInt, Nullable: true},
+	}}
+	texts := []string{`a,b "quoted"`, "<tag> & ümlaut\nline", "", "=1+2"}
+	res := &analytics.Result{Len: 4, Cols: []analytics.Cells{
+		{Ints: []int64{0, 1704672000000000, 1704672000500000, 0}, Null: []bool{true, false, false, false}},
+		{Texts: texts, Null: []bool{false, false, true, false}},
+		{Ints: []int64{1 << 40, -7, 0, 3}, Null: []bool{false, false, false, true}},
+	}}
+	fn := analytics.NewFunction(analytics.IntervalFunction, []analytics.Arg{{Name: "n", Type: analytics.Int}, {Name: "flag", Type: analytics.Boolean}}, table,
+		func(args analytics.Args, lim analytics.Limits) (analytics.Call, error) {
+			if v := args.Get("n"); v != nil && v != json.Number("5") {
+				return nil, &analytics.ArgError{Arg: "n", Kind: analytics.KindData, Reason: fmt.Sprintf("n must be 5, not %v", v)}
+			}
+			return fixedCall{res}, nil
+		})
+	cat := &analytics.Catalogue{Functions: []*analytics.Function{fn}}
+	exec, err := graphql.New(graphql.Config{}, cat, failingSource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn := auth.New(auth.Config{})
+	t.Cleanup(authn.Close)
+	hs := httptest.NewServer(server.New(server.Config{REST: server.RESTConfig{Catalogue: cat, Source: failingSource{}}}, exec, authn, failingStore{}).Handler())
+	t.Cleanup(hs.Close)
+	s := &servertest.Server{URL: hs.URL}
+	own := map[string]string{"X-Moveo-Account-Id": acct, "Content-Type": "application/json"}
+
+	_, gql := s.Post(t, "/v1/graphql", own, mustJSON(map[string]any{"query": fmt.Sprintf(`{ %s(args: {n: 5}) { at label big } }`, analytics.IntervalFunction)}))
+	var want struct{ Data json.RawMessage }
+	if err := json.Unmarshal(gql, &want); err != nil || want.Data == nil {
+		t.Fatalf("GraphQL: %s", gql)
+	}
+	code, _, body := get(t, s, restPath+"?n=5&flag=true", own)
+	if code != http.StatusOK || !bytes.Equal(body, want.Data) {
+		t.Errorf("REST HTTP %d\n%s\nGraphQL\n%s", code, body, want.Data)
+	}
+
+	code, _, body = get(t, s, restPath+"?n=5&format=csv", own)
+	records, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if code != http.StatusOK || err != nil {
+		t.Fatalf("CSV HTTP %d %v\n%s", code, err, body)
+	}
+	wantCSV := [][]string{
+		{"at", "label", "big"},
+		{"", texts[0], "1099511627776"},
+		{"2024-01-08T00:00:00", texts[1], "-7"},
+		{"2024-01-08T00:00:00.5", "", "0"},
+		{"1970-01-01T00:00:00", texts[3], ""},
+	}
+	if fmt.Sprint(records) != fmt.Sprint(wantCSV) {
+		t.Errorf("CSV reads back as\n%q\nwant\n%q\n%s", records, wantCSV, body)
+	}
+
+	// An Int parameter is a JSON number to the function; its error names it.
+	code, _, body = get(t, s, restPath+"?n=6", own)
+	if code != http.StatusBadRequest || !strings.Contains(string(body), `"message":"n must be 5, not 6"`) || !strings.Contains(string(body), "args.args.n") {
+		t.Errorf("n=6: HTTP %d %s", code, body)
 	}
 }
