@@ -178,7 +178,7 @@ func TestIntrospection(t *testing.T) {
 	for _, d := range r.Data.Schema.Directives {
 		directives = append(directives, d.Name)
 	}
-	if got := strings.Join(names, ","); got != "start_time,end_time,interval_span,brain_parent_ids,desk_ids,integration_ids,brain_versions,channels,is_test,agent_ids" {
+	if got := strings.Join(names, ","); got != "start_time,end_time,interval_span,brain_parent_ids,desk_ids,integration_ids,brain_versions,channels,is_test,agent_ids,time_zone" {
 		t.Errorf("args fields %s", got)
 	}
 	if got := strings.Join(directives, ","); got != "cached,deprecated,include,skip" {
