@@ -70,10 +70,11 @@ func (a *account) countFlow(ctx context.Context, q *analytics.IntervalQuery, f *
 // maskRows is the chunk of flowIn: its mask stays in the L1 cache.
 const maskRows = 4096
 
-// flowColumns counts c's rows: their open and closed sessions into dst,
-// less the closed ones that end in a later bucket than they start in,
-// into ClosedInInterval, plus those that end in the bucket; it returns
-// their backlog at bounds[0].
+// flowColumns adds c's rows to dst and returns their backlog at
+// bounds[0]: Open and Closed as scan.go counts them, and in
+// ClosedInInterval only the rows that end in another bucket than they
+// start in (-1 at the start's bucket, +1 at the end's, each when in the
+// range); countFlow then adds Closed, the rows that end where they start.
 func flowColumns(ctx context.Context, c *columns, bounds []int64, f *filter, dst []analytics.Counts) (backlog int64, err error) {
 	lo := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[0] })
 	hi := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[len(bounds)-1] })
