@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+. scripts/node-env.sh
+tally_ensure_go
+
 # PostgreSQL for the differential tests, Chromium for the page tests.
 missing=()
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null 2>&1; then
@@ -15,15 +18,12 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium)
 fi
-if ! command -v npm >/dev/null 2>&1; then
-  missing+=(nodejs npm)
-fi
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "--- installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  tally_apt_install "${missing[@]}"
 fi
+# Node.js and npm: Debian's, or Node.js 22 from the npm registry when
+# Debian's is too old to build the pages (node-env.sh).
+tally_ensure_node
 # The Node clients of the client tests, pinned by their lock files:
 # graphql-js (the reference implementation) in clients/graphql-js;
 # graphql-request, Apollo Client and urql in clients/node; graphql-ws,
@@ -33,10 +33,6 @@ for dir in clients/graphql-js clients/node clients/live; do
   echo "--- npm ci ($dir)"
   npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
 done
-
-if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
-  export PATH="/usr/local/go/bin:$PATH"
-fi
 
 # The build convention: go generate ./... builds the front end (npm ci and
 # Vite into web/dist) and embeds the toolchain's zone database; tests check

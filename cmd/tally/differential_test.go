@@ -61,6 +61,21 @@ func randUUID(r *rand.Rand) pgtext.UUID {
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.Intn(len(xs))] }
 
 func genDataset(r *rand.Rand, sessions int) *dataset {
+	return genDatasetShaped(r, datasetShape{sessions: sessions, from: mustTS("2024-01-01"), days: 60,
+		duration: func(r *rand.Rand, start int64) int64 { return r.Int63n(3 * pgtext.MicrosPerHour) }})
+}
+
+// datasetShape is what genDatasetShaped varies: how many sessions, the
+// days their starts span, and how long a closed one lasts.
+type datasetShape struct {
+	sessions int
+	from     int64
+	days     int
+	duration func(r *rand.Rand, start int64) int64
+}
+
+func genDatasetShaped(r *rand.Rand, shape datasetShape) *dataset {
+	sessions := shape.sessions
 	d := &dataset{channels: []string{"web", "whatsapp", "facebook", "viber", "voice", "a b,\"c\""}, versions: []int32{1, 2, 3, 4, 5, -1}}
 	for i := 0; i < 3; i++ {
 		d.accounts = append(d.accounts, randUUID(r))
@@ -81,8 +96,7 @@ func genDataset(r *rand.Rand, sessions int) *dataset {
 			d.agents = append(d.agents, fmt.Sprintf("agent-%d", i))
 		}
 	}
-	base := mustTS("2024-01-01")
-	d.minStart, d.maxStart = base, base+60*pgtext.MicrosPerDay
+	d.minStart, d.maxStart = shape.from, shape.from+int64(shape.days)*pgtext.MicrosPerDay
 	optUUID := func(xs []pgtext.UUID) *string {
 		if r.Intn(10) == 0 {
 			return nil
@@ -122,7 +136,7 @@ func genDataset(r *rand.Rand, sessions int) *dataset {
 			rec.AgentIDs = append(rec.AgentIDs, pick(r, d.agents))
 		}
 		if r.Intn(3) != 0 {
-			e := ts(start + r.Int63n(3*pgtext.MicrosPerHour))
+			e := ts(start + shape.duration(r, start))
 			rec.EndTime = &e
 		}
 		if r.Intn(2) == 0 {
@@ -352,6 +366,13 @@ func genQuery(r *rand.Rand, d *dataset) refQuery {
 		q.args["interval_span"] = iv.tally
 		q.pg["interval_span"] = str(iv.pg)
 	}
+	genFilters(r, d, &q)
+	return q
+}
+
+// genFilters adds random filters to q, spelled as clients spell them.
+func genFilters(r *rand.Rand, d *dataset, q *refQuery) {
+	str := func(s string) *string { return &s }
 	uuidFilter := func(name string, pool []pgtext.UUID) {
 		if r.Intn(3) != 0 {
 			return
@@ -426,11 +447,10 @@ func genQuery(r *rand.Rand, d *dataset) refQuery {
 		q.args["channels"] = nil
 		q.pg["channels"] = nil
 	}
-	return q
 }
 
 var argNames = []string{"start_time", "end_time", "interval_span", "brain_parent_ids", "desk_ids", "integration_ids", "brain_versions", "channels", "is_test", "agent_ids"}
-var argTypes = map[string]string{"start_time": "timestamp", "end_time": "timestamp", "interval_span": "interval", "brain_parent_ids": "_uuid",
+var argTypes = map[string]string{"time_zone": "String", "start_time": "timestamp", "end_time": "timestamp", "interval_span": "interval", "brain_parent_ids": "_uuid",
 	"desk_ids": "_uuid", "integration_ids": "_uuid", "brain_versions": "_int4", "channels": "_text", "is_test": "Boolean", "agent_ids": "_text"}
 
 // graphqlLiteral writes a JSON-like value as a GraphQL literal.
@@ -456,9 +476,20 @@ func graphqlLiteral(v any) string {
 
 // tallyRequest renders q as a GraphQL document with variables.
 func tallyRequest(q refQuery) (string, map[string]any) {
-	var decls, args []string
-	vars := map[string]any{}
-	for i, name := range argNames {
+	decls, args, vars := graphqlArgs(q, argNames)
+	doc := "query Q"
+	if len(decls) > 0 {
+		doc += "(" + strings.Join(decls, ", ") + ")"
+	}
+	doc += " { rows: open_closed_sessions_interval_counts_v2(args: {" + strings.Join(args, ", ") + "}) { date: per_interval open_sessions closed_sessions } }"
+	return doc, vars
+}
+
+// graphqlArgs renders q's arguments named in names, in that order, as
+// GraphQL: inline literals, or variables with their declarations.
+func graphqlArgs(q refQuery, names []string) (decls, args []string, vars map[string]any) {
+	vars = map[string]any{}
+	for i, name := range names {
 		v, ok := q.args[name]
 		if !ok {
 			continue
@@ -472,12 +503,7 @@ func tallyRequest(q refQuery) (string, map[string]any) {
 		args = append(args, name+": $"+vn)
 		vars[vn] = v
 	}
-	doc := "query Q"
-	if len(decls) > 0 {
-		doc += "(" + strings.Join(decls, ", ") + ")"
-	}
-	doc += " { rows: open_closed_sessions_interval_counts_v2(args: {" + strings.Join(args, ", ") + "}) { date: per_interval open_sessions closed_sessions } }"
-	return doc, vars
+	return decls, args, vars
 }
 
 type refRow struct {

@@ -74,6 +74,19 @@ func BenchmarkPostgresCount(b *testing.B) {
 		b.Log(line)
 	}
 	rows.Close()
+	// And the flow part of the year query: the sessions that end in the
+	// range, through the (account_id, end_time) index.
+	rows, err = conn.Query(ctx, `EXPLAIN (ANALYZE, BUFFERS) SELECT date_bin('1 day'::interval, end_time, '2024-01-01') AS b, count(*)
+		FROM tally.sessions WHERE account_id = '00000000-0000-0000-0000-000000000003' AND end_time >= '2024-01-01' AND end_time < '2025-01-01' GROUP BY 1`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		rows.Scan(&line)
+		b.Log(line)
+	}
+	rows.Close()
 	account, _ := pgtext.ParseUUID("00000000-0000-0000-0000-000000000003")
 	desk, _ := pgtext.ParseUUID("de030000-0000-0000-0000-000000000000")
 	queries := []struct {
@@ -85,6 +98,22 @@ func BenchmarkPostgresCount(b *testing.B) {
 		{"year_daily", analytics.IntervalQuery{StartMicros: year, EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1}}},
 		{"year_monthly", analytics.IntervalQuery{StartMicros: year, EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Months: 1}}},
 	}
+	// The flow columns (SPEC 9.2), all five columns, on Athens' calendar
+	// days: the year, and ten days after two months of history.
+	athens, err := pgtext.LoadZone("Europe/Athens")
+	if err != nil {
+		b.Fatal(err)
+	}
+	all := analytics.AllColumns(len(analytics.IntervalTable().Columns))
+	queries = append(queries, []struct {
+		name string
+		q    analytics.IntervalQuery
+	}{
+		{"year_daily_flow_athens", analytics.IntervalQuery{StartMicros: mustTS("2023-12-31T22:00:00"), EndMicros: mustTS("2024-12-30T22:00:00"), Span: pgtext.Interval{Days: 1},
+			Zone: athens, Columns: all}},
+		{"desk_10days_daily_flow_athens", analytics.IntervalQuery{StartMicros: mustTS("2024-02-29T22:00:00"), EndMicros: mustTS("2024-03-09T22:00:00"), Span: pgtext.Interval{Days: 1},
+			DeskIDs: analytics.UUIDSet{Active: true, Values: []pgtext.UUID{desk}}, Zone: athens, Columns: all}},
+	}...)
 	for _, c := range queries {
 		q := c.q
 		if err := q.Plan(10000); err != nil {

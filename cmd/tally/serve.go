@@ -163,7 +163,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	gcfg.Limits = analytics.Limits{MaxBuckets: *f.maxBuckets}
 	gcfg.QueryTimeout = *f.queryTimeout
 	gcfg.Logger = log
-	exec, err := graphql.New(gcfg, analytics.NewCatalogue(), be)
+	cat := analytics.NewCatalogue()
+	exec, err := graphql.New(gcfg, cat, be)
 	if err != nil {
 		log.Error("cannot build the GraphQL schema", "err", err)
 		return exitFailure
@@ -185,6 +186,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Keys:           be,
 		Health:         be.Health,
 		CORSOrigins:    strings.Split(*f.corsOrigins, ","),
+		REST:           server.RESTConfig{Catalogue: cat, Source: be, Limits: gcfg.Limits},
 		Live:           hub,
 	}
 	if isDemo {

@@ -31,7 +31,7 @@ type exprSpec struct {
 
 var tableCols = []string{"per_interval", "open_sessions", "closed_sessions"}
 
-func genExpr(r *rand.Rand, depth int, stamps []string) *exprSpec {
+func genExpr(r *rand.Rand, depth int, stamps []string, cols []string) *exprSpec {
 	if depth < 2 && r.Intn(3) == 0 {
 		op := []string{"and", "or", "not"}[r.Intn(3)]
 		e := &exprSpec{op: op}
@@ -40,11 +40,11 @@ func genExpr(r *rand.Rand, depth int, stamps []string) *exprSpec {
 			n = r.Intn(3) // 0, 1 or 2 children; empty _and/_or are legal
 		}
 		for i := 0; i < n; i++ {
-			e.kids = append(e.kids, genExpr(r, depth+1, stamps))
+			e.kids = append(e.kids, genExpr(r, depth+1, stamps, cols))
 		}
 		return e
 	}
-	col := pick(r, tableCols)
+	col := pick(r, cols)
 	op := pick(r, []string{"_eq", "_neq", "_gt", "_gte", "_lt", "_lte", "_in", "_nin", "_is_null"})
 	e := &exprSpec{op: op, col: col}
 	val := func() any {
@@ -152,10 +152,14 @@ type tableSpec struct {
 var directions = map[string]string{"asc": "ASC NULLS LAST", "asc_nulls_first": "ASC NULLS FIRST", "asc_nulls_last": "ASC NULLS LAST",
 	"desc": "DESC NULLS FIRST", "desc_nulls_first": "DESC NULLS FIRST", "desc_nulls_last": "DESC NULLS LAST"}
 
-func genTableSpec(r *rand.Rand, stamps []string) tableSpec {
+// genTableSpec makes random table arguments over the columns tableCols
+// names (per_interval first): per_interval is made the last key of a
+// non-empty order_by, which makes the order total when per_interval is
+// unique; with total, every column is.
+func genTableSpec(r *rand.Rand, stamps []string, tableCols []string, total bool) tableSpec {
 	s := tableSpec{limit: -1, offset: -1, aggregate: r.Intn(2) == 0}
 	if r.Intn(3) != 0 {
-		s.where = genExpr(r, 0, stamps)
+		s.where = genExpr(r, 0, stamps, tableCols)
 	}
 	dirs := []string{"asc", "asc_nulls_first", "asc_nulls_last", "desc", "desc_nulls_first", "desc_nulls_last"}
 	cols := append([]string{}, tableCols...)
@@ -176,6 +180,15 @@ func genTableSpec(r *rand.Rand, stamps []string) tableSpec {
 		}
 		if !has {
 			s.order = append(s.order, [2]string{"per_interval", pick(r, dirs)})
+		}
+		for _, c := range tableCols[1:] {
+			has := false
+			for _, o := range s.order {
+				has = has || o[0] == c
+			}
+			if total && !has {
+				s.order = append(s.order, [2]string{c, pick(r, dirs)})
+			}
 		}
 	}
 	if r.Intn(3) == 0 {
@@ -211,12 +224,13 @@ func (s tableSpec) graphqlArgs() string {
 	return strings.Join(parts, ", ")
 }
 
-func (s tableSpec) sql(fnCall string) string {
+// sql renders s over the function call, selecting cols.
+func (s tableSpec) sql(fnCall string, cols []string) string {
 	q := "SELECT "
 	if len(s.distinct) > 0 {
 		q += "DISTINCT ON (" + strings.Join(s.distinct, ", ") + ") "
 	}
-	q += "per_interval, open_sessions, closed_sessions FROM " + fnCall + " t"
+	q += strings.Join(cols, ", ") + " FROM " + fnCall + " t"
 	if s.where != nil {
 		q += " WHERE " + s.where.sql()
 	}
@@ -268,13 +282,13 @@ func TestDifferentialTableArguments(t *testing.T) {
 		for b := start; b <= end+iv.FixedMicros(); b += iv.FixedMicros() / 2 {
 			stamps = append(stamps, pgtext.FormatTimestamp(b))
 		}
-		spec := genTableSpec(r, stamps)
+		spec := genTableSpec(r, stamps, tableCols, false)
 		fnArgs := fmt.Sprintf(`args: {start_time: %q, end_time: %q, interval_span: %q}`, pgtext.FormatTimestamp(start), pgtext.FormatTimestamp(end), span)
 		if a := spec.graphqlArgs(); a != "" {
 			fnArgs += ", " + a
 		}
 		fnCall := fmt.Sprintf("open_closed_sessions_interval_counts_v2('%s'::uuid, '%s'::timestamp, '%s'::timestamp, '%s'::interval)", account, pgtext.FormatTimestamp(start), pgtext.FormatTimestamp(end), span)
-		rowsSQL := spec.sql(fnCall)
+		rowsSQL := spec.sql(fnCall, tableCols)
 		var doc string
 		if spec.aggregate {
 			doc = "{ r: open_closed_sessions_interval_counts_v2_aggregate(" + fnArgs + ") { " + aggSelection + " } }"
@@ -355,23 +369,12 @@ func pgAggregate(t *testing.T, db *pgx.Conn, q string) map[string]any {
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
-	num := func(p *int64) any {
-		if p == nil {
-			return nil
-		}
-		return float64(*p)
-	}
+	num, ts := jsonInt, jsonTimestamp
 	flt := func(p *float64) any {
 		if p == nil {
 			return nil
 		}
 		return *p
-	}
-	ts := func(v pgtype.Timestamp) any {
-		if !v.Valid {
-			return nil
-		}
-		return pgtext.FormatTimestamp(v.Time.UnixMicro())
 	}
 	return map[string]any{
 		"count": float64(count), "cd": float64(cd), "cc": float64(cc),
@@ -415,4 +418,22 @@ func compareAggregate(got, want any) string {
 		return fmt.Sprintf("got %v, want %v", got, want)
 	}
 	return ""
+}
+
+// jsonInt is an aggregate's bigint as decoded JSON: a number, or nil for
+// SQL NULL.
+func jsonInt(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return float64(*p)
+}
+
+// jsonTimestamp is an aggregate's timestamp as Tally renders it, or nil
+// for SQL NULL.
+func jsonTimestamp(v pgtype.Timestamp) any {
+	if !v.Valid {
+		return nil
+	}
+	return pgtext.FormatTimestamp(v.Time.UnixMicro())
 }

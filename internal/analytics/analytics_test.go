@@ -35,11 +35,11 @@ func TestCatalogueIsValid(t *testing.T) {
 	for _, a := range f.Args {
 		args = append(args, fmt.Sprintf("%s %s", a.Name, a.Type.PostgreSQL()))
 	}
-	want := "start_time timestamp, end_time timestamp, interval_span interval, brain_parent_ids uuid[], desk_ids uuid[], integration_ids uuid[], brain_versions int4[], channels text[], is_test boolean, agent_ids text[]"
+	want := "start_time timestamp, end_time timestamp, interval_span interval, brain_parent_ids uuid[], desk_ids uuid[], integration_ids uuid[], brain_versions int4[], channels text[], is_test boolean, agent_ids text[], time_zone text"
 	if got := strings.Join(args, ", "); got != want {
 		t.Errorf("arguments\n got %s\nwant %s", got, want)
 	}
-	for i, name := range []string{"per_interval", "open_sessions", "closed_sessions"} {
+	for i, name := range []string{"per_interval", "open_sessions", "closed_sessions", "open_at_end", "closed_in_interval"} {
 		if f.Table.Column(name) != i {
 			t.Errorf("column %s at %d, want %d", name, f.Table.Column(name), i)
 		}
@@ -99,6 +99,20 @@ func TestPrepareErrors(t *testing.T) {
 		{"bad int4", with("brain_versions", "{1,x}"), "brain_versions", analytics.KindData, `argument brain_versions: invalid input syntax for type integer: "x"`},
 		{"bool for text list", with("channels", true), "channels", analytics.KindParse, "A string is expected for type: _text; argument channels takes a PostgreSQL array literal string such as \"{web,whatsapp}\", or a JSON array of strings, but found a boolean"},
 		{"string for Boolean", with("is_test", "false"), "is_test", analytics.KindValidation, "expected a boolean for type 'Boolean', but found a string; argument is_test takes true"},
+		{"number for time_zone", with("time_zone", json.Number("2")), "time_zone", analytics.KindParse, `A string is expected for type: String; argument time_zone takes an IANA time zone name such as "Europe/Athens", or "UTC", but found a number`},
+		{"abbreviation", with("time_zone", "CEST"), "time_zone", analytics.KindData, `argument time_zone: time zone "CEST" not recognized: time zone abbreviations are not accepted`},
+		{"offset", with("time_zone", "+02:00"), "time_zone", analytics.KindData, `argument time_zone: time zone "+02:00" not recognized: numeric offsets and POSIX TZ strings are not accepted`},
+		{"unknown zone", with("time_zone", "Mars/Olympus_Mons"), "time_zone", analytics.KindData, `argument time_zone: time zone "Mars/Olympus_Mons" not recognized: not in the IANA time zone database`},
+		{"bad zone after bad filter", with("desk_ids", "{nope}", "time_zone", "CEST"), "desk_ids", analytics.KindData, `argument desk_ids: invalid input syntax for type uuid`},
+		{"bad start in a zone", args("start_time", "2024-13-01", "end_time", "2024-01-02", "time_zone", "Europe/Athens"), "start_time", analytics.KindData, `argument start_time: `},
+		// 02:30 does not exist on New York's spring-forward day: it is
+		// read as 07:30 UTC, after 03:00 (07:00 UTC).
+		{"end before start as instants", args("start_time", "2024-03-10 02:30", "end_time", "2024-03-10 03:00", "time_zone", "America/New_York"), "end_time", analytics.KindData,
+			"end_time (2024-03-10T03:00:00 in America/New_York, 2024-03-10T07:00:00Z) is before start_time (2024-03-10T03:30:00 in America/New_York, 2024-03-10T07:30:00Z)"},
+		{"too many buckets in a zone", with("interval_span", "1 minute", "time_zone", "Asia/Kolkata"), "interval_span", analytics.KindLimit,
+			`interval_span "00:01:00" from 2024-01-01T00:00:00 in Asia/Kolkata to 2024-01-02T00:00:00 in Asia/Kolkata gives more than 100 buckets`},
+		{"no progress in a zone", args("start_time", "2024-01-31", "end_time", "2024-03-31", "interval_span", "1 mon -29 days", "time_zone", "Europe/Athens"), "interval_span", analytics.KindData,
+			`interval_span "1 mon -29 days" does not move forward from 2024-01-31T00:00:00 in Europe/Athens`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -178,7 +192,7 @@ func TestRunGivesOneRowPerBucket(t *testing.T) {
 	if src.asked.Columns != used || !src.asked.Channels.Active || len(src.asked.Channels.Values) != 1 {
 		t.Errorf("the source was asked %+v", src.asked)
 	}
-	if res.Len != 3 || len(res.Cols) != 3 {
+	if res.Len != 3 || len(res.Cols) != 5 || len(res.Cols[analytics.ColOpenAtEnd].Ints) != 0 {
 		t.Fatalf("result %+v", res)
 	}
 	for k := 0; k < 3; k++ {
@@ -200,5 +214,95 @@ func TestJSONKind(t *testing.T) {
 	}
 	if got := analytics.JSONKind(struct{}{}); got != "an object" {
 		t.Errorf("object: %q", got)
+	}
+}
+
+// flowSource answers like countsSource, with open_at_end 10k and
+// closed_in_interval 3k, and records the query.
+type flowSource struct{ asked *analytics.IntervalQuery }
+
+func (s *flowSource) Count(ctx context.Context, account pgtext.UUID, q *analytics.IntervalQuery, dst []analytics.Counts) ([]analytics.Counts, error) {
+	s.asked = q
+	for k := range dst {
+		dst[k] = analytics.Counts{Open: int64(k), Closed: 2 * int64(k), OpenAtEnd: 10 * int64(k), ClosedInInterval: 3 * int64(k)}
+	}
+	return dst, nil
+}
+
+// TestRunInAZoneWithFlowColumns: per_interval is the buckets' wall-clock
+// start in the zone (New York's 23-hour day included), the Source gets
+// the buckets' instants, and the flow columns are filled when used.
+func TestRunInAZoneWithFlowColumns(t *testing.T) {
+	f := analytics.NewCatalogue().Function(analytics.IntervalFunction)
+	call, err := f.Prepare(args("start_time", "2024-03-09", "end_time", "2024-03-11", "time_zone", "america/new_york"), analytics.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &flowSource{}
+	used := analytics.ColumnSet(0).With(analytics.ColPerInterval).With(analytics.ColClosedInInterval)
+	res, err := call.Run(context.Background(), src, pgtext.UUID{1}, used)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !src.asked.Flow() || src.asked.Zone.Name() != "America/New_York" {
+		t.Errorf("the source was asked %+v", src.asked)
+	}
+	var bounds, walls []string
+	for _, b := range src.asked.Bounds {
+		bounds = append(bounds, pgtext.FormatTimestamp(b))
+	}
+	for _, w := range res.Cols[analytics.ColPerInterval].Ints {
+		walls = append(walls, pgtext.FormatTimestamp(w))
+	}
+	if got, want := strings.Join(bounds, " "), "2024-03-09T05:00:00 2024-03-10T05:00:00 2024-03-11T04:00:00 2024-03-12T04:00:00"; got != want {
+		t.Errorf("bounds %s, want %s", got, want)
+	}
+	if got, want := strings.Join(walls, " "), "2024-03-09T00:00:00 2024-03-10T00:00:00 2024-03-11T00:00:00"; got != want {
+		t.Errorf("per_interval %s, want %s", got, want)
+	}
+	if res.Len != 3 || fmt.Sprint(res.Cols[analytics.ColOpenAtEnd].Ints, res.Cols[analytics.ColClosedInInterval].Ints) != "[0 10 20] [0 3 6]" {
+		t.Errorf("flow columns %v", res.Cols)
+	}
+}
+
+// TestUTCIsNoZone: time_zone "UTC", null and omitted give the same query:
+// no zone, the buckets of SPEC section 2, per_interval from the bounds.
+// An explicit offset names an instant in any zone.
+func TestUTCIsNoZone(t *testing.T) {
+	f := analytics.NewCatalogue().Function(analytics.IntervalFunction)
+	base := []any{"start_time", "2024-03-09T10:00:00+02:00", "end_time", "2024-03-11", "interval_span", "1 day"}
+	var plans []string
+	for _, tz := range []any{"UTC", nil, "absent", "utc"} {
+		kv := append([]any{}, base...)
+		if tz != "absent" {
+			kv = append(kv, "time_zone", tz)
+		}
+		call, err := f.Prepare(args(kv...), analytics.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := call.(*analytics.IntervalQuery)
+		if q.Zone != nil || q.Walls != nil {
+			t.Errorf("time_zone %v: zone %v, walls %v", tz, q.Zone, q.Walls)
+		}
+		plans = append(plans, fmt.Sprint(q.StartMicros, q.EndMicros, q.Bounds))
+	}
+	for i := range plans {
+		if plans[i] != plans[0] {
+			t.Errorf("plans differ: %v", plans)
+		}
+	}
+	call, err := f.Prepare(args(append(base, "time_zone", "Asia/Kolkata")...), analytics.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := call.(*analytics.IntervalQuery)
+	// 10:00+02:00 is 08:00 UTC whatever the zone; 2024-03-11 is midnight
+	// in Kolkata, 18:30 UTC the day before.
+	if got := pgtext.FormatTimestamp(q.StartMicros) + " " + pgtext.FormatTimestamp(q.EndMicros); got != "2024-03-09T08:00:00 2024-03-10T18:30:00" {
+		t.Errorf("instants %s", got)
+	}
+	if got := pgtext.FormatTimestamp(q.Walls[0]); got != "2024-03-09T13:30:00" {
+		t.Errorf("first per_interval %s", got)
 	}
 }

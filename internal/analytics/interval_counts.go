@@ -15,15 +15,19 @@ const (
 	ColPerInterval = iota
 	ColOpenSessions
 	ColClosedSessions
+	ColOpenAtEnd
+	ColClosedInInterval
 )
 
 // IntervalTable is the table open_closed_sessions_interval_counts_v2
-// returns (SPEC sections 1 and 2).
+// returns (SPEC sections 1, 2 and 9.2).
 func IntervalTable() Table {
 	return Table{Name: "open_closed_sessions_interval_counts", Columns: []Column{
-		ColPerInterval:    {Name: "per_interval", Type: Timestamp, Nullable: true},
-		ColOpenSessions:   {Name: "open_sessions", Type: Int, Nullable: true},
-		ColClosedSessions: {Name: "closed_sessions", Type: Int, Nullable: true},
+		ColPerInterval:      {Name: "per_interval", Type: Timestamp, Nullable: true},
+		ColOpenSessions:     {Name: "open_sessions", Type: Int, Nullable: true},
+		ColClosedSessions:   {Name: "closed_sessions", Type: Int, Nullable: true},
+		ColOpenAtEnd:        {Name: "open_at_end", Type: Int, Nullable: true},
+		ColClosedInInterval: {Name: "closed_in_interval", Type: Int, Nullable: true},
 	}}
 }
 
@@ -41,6 +45,7 @@ func intervalCounts() *Function {
 			{Name: "channels", Type: TextArray},
 			{Name: "is_test", Type: Boolean},
 			{Name: "agent_ids", Type: TextArray},
+			{Name: "time_zone", Type: Text},
 		},
 		Table:   IntervalTable(),
 		prepare: prepareIntervalQuery,
@@ -49,7 +54,10 @@ func intervalCounts() *Function {
 
 // ParseIntervalQuery reads the arguments of
 // open_closed_sessions_interval_counts_v2 into a query, without planning
-// it. Errors are *ArgError.
+// it. Errors are *ArgError, in the order of the arguments' declaration
+// (time_zone last). Without a time_zone (or with "UTC") the query is
+// exactly SPEC section 2's; with one, start_time and end_time are read on
+// its clocks (readTimeZone).
 func ParseIntervalQuery(args Args) (*IntervalQuery, error) {
 	q := &IntervalQuery{}
 	var err error
@@ -83,6 +91,11 @@ func ParseIntervalQuery(args Args) (*IntervalQuery, error) {
 	if q.IsTest, err = boolArg(args, "is_test", "argument is_test takes true (test sessions only), false (production only) or null (all)"); err != nil {
 		return nil, err
 	}
+	if tz := args.Get("time_zone"); tz != nil {
+		if err := q.readTimeZone(args, tz); err != nil {
+			return nil, err
+		}
+	}
 	return q, nil
 }
 
@@ -101,12 +114,15 @@ func prepareIntervalQuery(args Args, lim Limits) (Call, error) {
 // that one allocation holds both.
 type intervalResult struct {
 	Result
-	cols [3]Cells
+	cols [5]Cells
 }
 
 // Run asks src for the planned query's counts and returns one row per
-// bucket: per_interval, open_sessions, closed_sessions. An account with no
-// sessions gets zeros. The result shares q.Bounds: Run is q's last use.
+// bucket: per_interval (the bucket's start, on the zone's clocks),
+// open_sessions, closed_sessions, and open_at_end and closed_in_interval
+// when used names either (otherwise their Cells are empty and the Source
+// is not asked for them). An account with no sessions gets zeros. The
+// result shares q.Bounds and q.Walls: Run is q's last use.
 func (q *IntervalQuery) Run(ctx context.Context, src Source, account pgtext.UUID, used ColumnSet) (*Result, error) {
 	q.Columns = used
 	n := len(q.Bounds) - 1
@@ -114,14 +130,30 @@ func (q *IntervalQuery) Run(ctx context.Context, src Source, account pgtext.UUID
 	if err != nil {
 		return nil, err
 	}
-	ints := make([]int64, 2*n)
+	cols := 2
+	if q.Flow() {
+		cols = 4
+	}
+	ints := make([]int64, cols*n)
 	r := &intervalResult{}
-	r.cols[ColPerInterval].Ints = q.Bounds[:n:n] // the buckets' starts; q is not used again
+	if q.Walls != nil {
+		r.cols[ColPerInterval].Ints = q.Walls[:n:n]
+	} else {
+		r.cols[ColPerInterval].Ints = q.Bounds[:n:n] // the buckets' starts; q is not used again
+	}
 	r.cols[ColOpenSessions].Ints = ints[:n:n]
-	r.cols[ColClosedSessions].Ints = ints[n:]
+	r.cols[ColClosedSessions].Ints = ints[n : 2*n : 2*n]
 	for k, c := range counts {
 		r.cols[ColOpenSessions].Ints[k] = c.Open
 		r.cols[ColClosedSessions].Ints[k] = c.Closed
+	}
+	if cols == 4 {
+		r.cols[ColOpenAtEnd].Ints = ints[2*n : 3*n : 3*n]
+		r.cols[ColClosedInInterval].Ints = ints[3*n:]
+		for k, c := range counts {
+			r.cols[ColOpenAtEnd].Ints[k] = c.OpenAtEnd
+			r.cols[ColClosedInInterval].Ints[k] = c.ClosedInInterval
+		}
 	}
 	r.Result = Result{Len: n, Cols: r.cols[:]}
 	return &r.Result, nil

@@ -95,12 +95,13 @@ func (d *dicts) agentSet(ids []string) uint32 {
 
 // encode turns a record into the row the engine keeps.
 func (d *dicts) encode(r *session.Record) row {
-	out := row{start: r.StartMicros}
+	out := row{start: r.StartMicros, end: noEnd}
 	for i := range numDims {
 		out.dims[i] = d.code(i, r)
 	}
 	if r.HasEnd {
 		out.flags |= flagClosed
+		out.end = r.EndMicros
 	}
 	if r.IsTest {
 		out.flags |= flagTest

@@ -122,16 +122,49 @@ func naiveCount(recs []session.Record, q *analytics.IntervalQuery) []analytics.C
 			continue
 		}
 		for k := 0; k+1 < len(q.Bounds); k++ {
-			if r.StartMicros >= q.Bounds[k] && r.StartMicros < q.Bounds[k+1] {
+			lo, hi := q.Bounds[k], q.Bounds[k+1]
+			if r.StartMicros >= lo && r.StartMicros < hi {
 				if r.HasEnd {
 					out[k].Closed++
 				} else {
 					out[k].Open++
 				}
 			}
+			if !q.Flow() {
+				continue
+			}
+			// SPEC 9.2, as reference.sql's _ext function writes it.
+			if r.StartMicros < hi && (!r.HasEnd || r.EndMicros >= hi) {
+				out[k].OpenAtEnd++
+			}
+			if r.HasEnd && r.EndMicros >= lo && r.EndMicros < hi {
+				out[k].ClosedInInterval++
+			}
 		}
 	}
 	return out
+}
+
+// varyEnd gives a closed record a duration drawn from what the flow
+// columns must handle: none at all, minutes, hours, days and weeks, so
+// that sessions end in their start's bucket, in a later one, or after the
+// range, and some end exactly on a bound (whole days).
+func varyEnd(r *rand.Rand, rec *session.Record) {
+	if !rec.HasEnd {
+		return
+	}
+	switch r.Intn(6) {
+	case 0:
+		rec.EndMicros = rec.StartMicros
+	case 1:
+		rec.EndMicros = rec.StartMicros + r.Int63n(30*pgtext.MicrosPerMinute)
+	case 2:
+		rec.EndMicros = rec.StartMicros + r.Int63n(30*pgtext.MicrosPerHour)
+	case 3:
+		rec.EndMicros = rec.StartMicros + r.Int63n(20*pgtext.MicrosPerDay)
+	case 4: // on a midnight
+		rec.EndMicros = rec.StartMicros - rec.StartMicros%pgtext.MicrosPerDay + int64(1+r.Intn(10))*pgtext.MicrosPerDay
+	}
 }
 
 func TestCountMatchesNaive(t *testing.T) {
@@ -144,7 +177,9 @@ func TestCountMatchesNaive(t *testing.T) {
 			current := map[string]session.Record{}
 			var recs []session.Record
 			for i := 0; i < 5000; i++ {
-				recs = append(recs, w.record(r, i, span))
+				rec := w.record(r, i, span)
+				varyEnd(r, &rec)
+				recs = append(recs, rec)
 			}
 			if mode == "loaded" {
 				l := ix.NewLoader()
@@ -160,6 +195,7 @@ func TestCountMatchesNaive(t *testing.T) {
 						rec := recs[j]
 						if j%5 == 0 && j > 0 { // re-send an earlier session, changed
 							rec = w.record(r, r.Intn(j), span)
+							varyEnd(r, &rec)
 						}
 						var old *session.Record
 						if o, ok := current[rec.SessionID]; ok {
@@ -179,8 +215,15 @@ func TestCountMatchesNaive(t *testing.T) {
 			if got := ix.Sessions(); got != len(all) {
 				t.Fatalf("Sessions() = %d, want %d", got, len(all))
 			}
-			for i := 0; i < 300; i++ {
+			flows, zoned := 0, 0
+			for i := 0; i < 600; i++ {
 				q := randomQuery(r, w, span)
+				if q.Flow() {
+					flows++
+				}
+				if q.Zone != nil {
+					zoned++
+				}
 				got, err := ix.Count(context.Background(), testAccount, q, make([]analytics.Counts, len(q.Bounds)-1))
 				if err != nil {
 					t.Fatal(err)
@@ -190,9 +233,17 @@ func TestCountMatchesNaive(t *testing.T) {
 					t.Fatalf("query %+v:\n got %v\nwant %v", q, got, want)
 				}
 			}
+			if flows < 200 || zoned < 100 {
+				t.Errorf("%d queries used the flow columns and %d a time zone: the generator no longer exercises them", flows, zoned)
+			}
 		})
 	}
 }
+
+// testZones are zones whose calendars differ from UTC's in the ways the
+// buckets must follow: daylight-saving time north and south, a 30-minute
+// change, 30- and 45-minute offsets.
+var testZones = []string{"America/New_York", "Europe/Athens", "Australia/Lord_Howe", "Pacific/Chatham", "Asia/Kolkata", "America/St_Johns"}
 
 func randomQuery(r *rand.Rand, w *world, span int64) *analytics.IntervalQuery {
 	spans := []pgtext.Interval{{Days: 1}, {Days: 7}, {Micros: 6 * pgtext.MicrosPerHour}, {Months: 1}, {Months: 1, Days: 3}}
@@ -225,6 +276,18 @@ func randomQuery(r *rand.Rand, w *world, span int64) *analytics.IntervalQuery {
 	}
 	if r.Intn(3) == 0 {
 		q.IsTest = analytics.BoolFilter{Active: true, Value: r.Intn(2) == 0}
+	}
+	if r.Intn(2) == 0 {
+		q.Columns = analytics.AllColumns(len(analytics.IntervalTable().Columns))
+	} else if r.Intn(3) == 0 {
+		q.Columns = analytics.ColumnSet(0).With(analytics.ColClosedInInterval)
+	}
+	if r.Intn(3) == 0 {
+		z, err := pgtext.LoadZone(testZones[r.Intn(len(testZones))])
+		if err != nil {
+			panic(err)
+		}
+		q.Zone = z
 	}
 	if err := q.Plan(100000); err != nil {
 		panic(err)
@@ -272,6 +335,35 @@ func BenchmarkCount(b *testing.B) {
 			Channels: analytics.TextSet{Active: true, Values: []string{"web", "whatsapp"}},
 			IsTest:   analytics.BoolFilter{Active: true}}},
 	}
+	// The flow columns (SPEC 9.2), all five columns selected, in a named
+	// zone (its calendar days; the engine counts by instants either way):
+	// the year from the data's start, and ten days that follow two months
+	// of history, which the backlog reads once.
+	athens, err := pgtext.LoadZone("Europe/Athens")
+	if err != nil {
+		b.Fatal(err)
+	}
+	all := analytics.AllColumns(len(analytics.IntervalTable().Columns))
+	cases = append(cases, []struct {
+		name string
+		q    *analytics.IntervalQuery
+	}{
+		{"flow_year_daily_athens", &analytics.IntervalQuery{StartMicros: mustTS("2023-12-31T22:00:00"), EndMicros: mustTS("2024-12-30T22:00:00"), Span: pgtext.Interval{Days: 1},
+			Zone: athens, Columns: all}},
+		{"flow_desk_10days_daily_athens", &analytics.IntervalQuery{StartMicros: mustTS("2024-02-29T22:00:00"), EndMicros: mustTS("2024-03-09T22:00:00"), Span: pgtext.Interval{Days: 1},
+			DeskIDs: analytics.UUIDSet{Active: true, Values: w.desks[:1]}, Zone: athens, Columns: all}},
+		// Hourly, where nearly every (one-hour) session ends in a later
+		// bucket than it starts in: the flow loop's slow path, beside
+		// the same buckets without the flow columns.
+		{"month_hourly_athens", &analytics.IntervalQuery{StartMicros: mustTS("2024-02-29T22:00:00"), EndMicros: mustTS("2024-03-31T20:00:00"), Span: pgtext.Interval{Micros: pgtext.MicrosPerHour},
+			Zone: athens}},
+		{"flow_month_hourly_athens", &analytics.IntervalQuery{StartMicros: mustTS("2024-02-29T22:00:00"), EndMicros: mustTS("2024-03-31T20:00:00"), Span: pgtext.Interval{Micros: pgtext.MicrosPerHour},
+			Zone: athens, Columns: all}},
+		{"flow_year_daily_3_filters_athens", &analytics.IntervalQuery{StartMicros: mustTS("2023-12-31T22:00:00"), EndMicros: mustTS("2024-12-30T22:00:00"), Span: pgtext.Interval{Days: 1},
+			DeskIDs:  analytics.UUIDSet{Active: true, Values: w.desks[:3]},
+			Channels: analytics.TextSet{Active: true, Values: []string{"web", "whatsapp"}},
+			IsTest:   analytics.BoolFilter{Active: true}, Zone: athens, Columns: all}},
+	}...)
 	for _, c := range cases {
 		q := planned(b, c.q)
 		dst := make([]analytics.Counts, len(q.Bounds)-1)
@@ -292,14 +384,17 @@ func TestScanDoesNotAllocatePerSession(t *testing.T) {
 	q := planned(t, &analytics.IntervalQuery{StartMicros: mustTS("2024-01-01"), EndMicros: mustTS("2024-12-31"), Span: pgtext.Interval{Days: 1},
 		DeskIDs: analytics.UUIDSet{Active: true, Values: w.desks[:2]}})
 	dst := make([]analytics.Counts, len(q.Bounds)-1)
-	allocs := testing.AllocsPerRun(20, func() {
-		clear(dst)
-		ix.Count(context.Background(), testAccount, q, dst)
-	})
-	// A few allocations per query (filter tables, the count slice) are
-	// fine; one per session or per bucket is not.
-	if allocs > 10 {
-		t.Errorf("Count made %.0f allocations for 200k sessions and %d buckets", allocs, len(dst))
+	for _, cols := range []analytics.ColumnSet{0, analytics.AllColumns(len(analytics.IntervalTable().Columns))} {
+		q.Columns = cols
+		allocs := testing.AllocsPerRun(20, func() {
+			clear(dst)
+			ix.Count(context.Background(), testAccount, q, dst)
+		})
+		// A few allocations per query (filter tables, the count slice)
+		// are fine; one per session or per bucket is not.
+		if allocs > 10 {
+			t.Errorf("Count (flow columns: %v) made %.0f allocations for 200k sessions and %d buckets", q.Flow(), allocs, len(dst))
+		}
 	}
 }
 

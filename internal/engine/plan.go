@@ -40,6 +40,19 @@ func (f *filter) pass(r *row) bool {
 	return true
 }
 
+// passAt reports whether row i of c passes the filter.
+func (f *filter) passAt(c *columns, i int) bool {
+	if f.test[c.flags[i]&3] != 1 {
+		return false
+	}
+	for d, t := range f.tabs {
+		if t != nil && t[c.dims[d][i]] != 1 {
+			return false
+		}
+	}
+	return true
+}
+
 // codeTable resolves a filter on a dictionary m: nil when inactive, else 1
 // at the code of each value the dictionary knows.
 func codeTable[K comparable](m map[K]uint32, active bool, values []K) []uint8 {

@@ -9,8 +9,9 @@ import (
 )
 
 // Count answers q (whose Bounds are planned) for one account: dst[k] gets
-// the counts of bucket k. dst must have len(q.Bounds)-1 elements, zeroed;
-// it is returned. An account with no sessions gives all zeros.
+// the counts of bucket k, the flow columns only when q uses them
+// (flow.go). dst must have len(q.Bounds)-1 elements, zeroed; it is
+// returned. An account with no sessions gives all zeros.
 func (ix *Index) Count(ctx context.Context, accountID pgtext.UUID, q *analytics.IntervalQuery, dst []analytics.Counts) ([]analytics.Counts, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -24,6 +25,9 @@ func (ix *Index) Count(ctx context.Context, accountID pgtext.UUID, q *analytics.
 	f := a.plan(q)
 	if f.none {
 		return dst, nil
+	}
+	if q.Flow() {
+		return a.countFlow(ctx, q, &f, dst)
 	}
 	if err := scanColumns(ctx, &a.main, q.Bounds, &f, dst); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strconv"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // The engine's columns: start (microseconds), one dictionary code per
-// dimension, and a flags byte. The dimensions are listed once, here: a
+// dimension, a flags byte, and end (microseconds; noEnd while open), which
+// only the flow columns read (flow.go). The dimensions are listed once, here: a
 // new one is a constant, a case of code (the code of a record's value)
 // and a case of table (a query's filter on it as a code table); rows,
 // segments, plans and scans handle every dimension alike.
@@ -73,14 +75,21 @@ const (
 	flagTest   = 1 << 1
 )
 
+// noEnd is the end of an open session: later than any bound, so "ended
+// before b" is end < b whether the session is open or closed.
+const noEnd = math.MaxInt64
+
 // row is one session as the engine sees it: codes, not values. Code 0 is
 // NULL in every dictionary.
 type row struct {
 	start int64
 	dims  [numDims]uint32
 	flags uint8
+	end   int64 // noEnd when open (flags has no flagClosed)
 }
 
+// compareRows orders rows by start, then the dimensions, flags and end:
+// rows that compare equal are the same for every count.
 func compareRows(a, b row) int {
 	if c := cmp.Compare(a.start, b.start); c != 0 {
 		return c
@@ -90,7 +99,10 @@ func compareRows(a, b row) int {
 			return c
 		}
 	}
-	return cmp.Compare(a.flags, b.flags)
+	if c := cmp.Compare(a.flags, b.flags); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.end, b.end)
 }
 
 // columns is a segment stored column by column, rows in compareRows order.
@@ -98,12 +110,13 @@ type columns struct {
 	start []int64
 	dims  [numDims][]uint32
 	flags []uint8
+	end   []int64
 }
 
 func (c *columns) len() int { return len(c.start) }
 
 func (c *columns) at(i int) row {
-	r := row{start: c.start[i], flags: c.flags[i]}
+	r := row{start: c.start[i], flags: c.flags[i], end: c.end[i]}
 	for d := range c.dims {
 		r.dims[d] = c.dims[d][i]
 	}
@@ -116,6 +129,7 @@ func (c *columns) grow(n int) {
 		c.dims[d] = slices.Grow(c.dims[d], n)
 	}
 	c.flags = slices.Grow(c.flags, n)
+	c.end = slices.Grow(c.end, n)
 }
 
 func (c *columns) push(r row) {
@@ -124,6 +138,7 @@ func (c *columns) push(r row) {
 		c.dims[d] = append(c.dims[d], r.dims[d])
 	}
 	c.flags = append(c.flags, r.flags)
+	c.end = append(c.end, r.end)
 }
 
 func mergeRows(a, b []row) []row {

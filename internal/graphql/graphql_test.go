@@ -195,7 +195,7 @@ func TestIntrospection(t *testing.T) {
 	}
 	// Hasura sorts input fields by name (Definition.hs:413-420) and has
 	// exactly these directives (Directives.hs:80-94).
-	if got := strings.Join(names, ","); got != "agent_ids,brain_parent_ids,brain_versions,channels,desk_ids,end_time,integration_ids,interval_span,is_test,start_time" {
+	if got := strings.Join(names, ","); got != "agent_ids,brain_parent_ids,brain_versions,channels,desk_ids,end_time,integration_ids,interval_span,is_test,start_time,time_zone" {
 		t.Errorf("args fields %s", got)
 	}
 	if got := strings.Join(directives, ","); got != "include,skip,cached" {

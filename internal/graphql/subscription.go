@@ -97,11 +97,6 @@ const Unbounded = math.MaxInt64
 // arguments that do not plan, are Unbounded.
 func (o *Operation) Until() int64 { return o.until }
 
-// untilSlack widens Until by a day, so that the bound holds whether a
-// planned query's last bound is an instant or a wall-clock time in any
-// time zone (offsets are within ±14 hours).
-const untilSlack = 24 * 3600 * 1e6
-
 // extent computes Until from the root fields' arguments.
 func (o *Operation) extent() int64 {
 	root := QueryRootName
@@ -133,11 +128,7 @@ func (o *Operation) extent() int64 {
 		if !ok || len(q.Bounds) == 0 {
 			return Unbounded
 		}
-		end := q.Bounds[len(q.Bounds)-1]
-		if end > Unbounded-untilSlack {
-			return Unbounded
-		}
-		until = max(until, end+untilSlack)
+		until = max(until, q.Bounds[len(q.Bounds)-1]) // an instant, whatever the time zone
 	}
 	return until
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// docSeries are the worked examples of docs/time-zones.md: the buckets of
+// docSeries are the worked examples of docs/semantics.md: the buckets of
 // a query with these arguments.
 var docSeries = []struct{ zone, start, end, span string }{
 	{"America/New_York", "2024-03-08", "2024-03-12", "1 day"},
@@ -51,10 +51,10 @@ func docLength(micros int64) string {
 }
 
 // TestTimeZoneDocExamples checks that every worked example of
-// docs/time-zones.md is what both Tally and PostgreSQL compute. On a
+// docs/semantics.md is what both Tally and PostgreSQL compute. On a
 // mismatch it prints the table Tally computes.
 func TestTimeZoneDocExamples(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/time-zones.md")
+	doc, err := os.ReadFile("../../docs/semantics.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestTimeZoneDocExamples(t *testing.T) {
 		}
 		tally[i] = renderDocSeries(ex.zone, ex.start, ex.end, ex.span, bounds[:len(walls)], bounds[1:], walls)
 		if !strings.Contains(string(doc), tally[i]) {
-			t.Errorf("docs/time-zones.md lacks this example as Tally computes it:\n%s", tally[i])
+			t.Errorf("docs/semantics.md lacks this example as Tally computes it:\n%s", tally[i])
 		}
 	}
 	conn := connectZones(t)

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/servertest"
+	"github.com/tally-server/tally/web"
 )
 
 // The GraphQL clients people point at Hasura, run by Node against a
@@ -61,7 +61,7 @@ const (
 
 func clientDocs() map[string]any {
 	return map[string]any{
-		"spec": map[string]any{"query": server.SpecQuery, "variables": map[string]any{
+		"spec": map[string]any{"query": web.SpecQuery, "variables": map[string]any{
 			"deskIds": "{9566c74d-1003-4c4d-bbbb-0407d1e2c649}", "startDate": "2024-01-08", "endDate": "2024-01-09", "intervalInDays": "1 day"}},
 		"fragment": map[string]any{"query": `query F($s: timestamp!, $e: timestamp!) {
   totals: open_closed_sessions_interval_counts_v2_aggregate(args: {start_time: $s, end_time: $e}) { ...Totals }

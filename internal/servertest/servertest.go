@@ -61,6 +61,8 @@ type Options struct {
 	CORSOrigins []string
 	// Logger receives the server's log; nil discards it.
 	Logger *slog.Logger
+	// Console is what the browser pages start with.
+	Console server.ConsoleConfig
 	// Live configures the live queries (WebSocket on /v1/graphql);
 	// zero values take the defaults.
 	Live live.Config
@@ -125,7 +127,8 @@ func Start(t testing.TB, o Options) *Server {
 	gcfg.Limits = analytics.Limits{MaxBuckets: o.MaxBuckets}
 	gcfg.QueryTimeout = o.QueryTimeout
 	gcfg.Logger = o.Logger
-	exec, err := graphql.New(gcfg, analytics.NewCatalogue(), be)
+	cat := analytics.NewCatalogue()
+	exec, err := graphql.New(gcfg, cat, be)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +145,8 @@ func Start(t testing.TB, o Options) *Server {
 		QueryTimeout:   o.QueryTimeout,
 		CORSOrigins:    o.CORSOrigins,
 		Logger:         o.Logger,
+		Console:        o.Console,
+		REST:           server.RESTConfig{Catalogue: cat, Source: be, Limits: gcfg.Limits},
 		Live:           s.Hub,
 	}, exec, authn, be)
 	hs := httptest.NewUnstartedServer(srv.Handler())
@@ -155,6 +160,13 @@ func Start(t testing.TB, o Options) *Server {
 
 // Do sends a request and returns its status and body.
 func (s *Server) Do(t testing.TB, method, path string, headers map[string]string, body []byte) (int, []byte) {
+	t.Helper()
+	code, _, b := s.Send(t, method, path, headers, body)
+	return code, b
+}
+
+// Send sends a request and returns its status, headers and body.
+func (s *Server) Send(t testing.TB, method, path string, headers map[string]string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
 	if err != nil {
@@ -172,7 +184,7 @@ func (s *Server) Do(t testing.TB, method, path string, headers map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, b
+	return resp.StatusCode, resp.Header, b
 }
 
 // Post is Do with POST.
