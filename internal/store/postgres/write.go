@@ -1,17 +1,328 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/session"
 )
+
+// The write path. A batch is one READ COMMITTED transaction in three
+// steps, each one statement per account, accounts in byte order of their
+// uuid, sent together in one round trip (a pipeline):
+//
+//  1. lockOrInsert: INSERT the batch's sessions of the account, in byte
+//     order of session_id, ON CONFLICT DO UPDATE ... WHERE false. A new
+//     session is inserted with the row the batch alone gives it (its
+//     records folded by the updated_at rule); a stored one is not changed
+//     but locked (PostgreSQL locks a conflicting row even when the WHERE of
+//     DO UPDATE is false). RETURNING names the inserted sessions, so the
+//     others are the stored ones.
+//  2. readStored: SELECT the stored ones (locked, so they stay as read).
+//  3. session.Fold over the whole batch from the stored rows, then
+//     updateStored: one UPDATE of the stored sessions whose row changed.
+//
+// Why no deadlock: every lock a Tally writer waits for is taken in step 1,
+// one session at a time in one global order — account, then session id —
+// and a new session takes its place in that order by being inserted there
+// (a concurrent insert of the same key waits for it, as for a row lock).
+// Steps 2 and 3 touch only rows the transaction holds. So a writer waiting
+// for a key holds only smaller keys, and no cycle can form, on PostgreSQL
+// or across Citus's workers. Per-key advisory locks would give the same
+// order but take one lock-table entry per session: a batch of 100 000
+// sessions fails with "out of shared memory" on a default configuration
+// (docs/scale-out.md has the figures).
+//
+// Why Citus accepts it: every statement names one account, the
+// distribution column, so each is routed to one shard; no statement locks
+// rows with FOR UPDATE across shards. A batch spanning accounts is one
+// distributed transaction (two-phase commit across workers).
+
+// sessionParams are the columns of a session after account_id, in the
+// order of the statements' array parameters $2...
+var sessionParams = []string{"session_id", "desk_id", "brain_parent_id", "integration_id", "brain_version", "channel", "agent_ids", "is_test", "start_time", "end_time", "updated_at"}
+
+// paramColumns names the parameters $1... of lockOrInsertSQL and
+// updateStoredSQL, for errors about a value.
+var paramColumns = append([]string{"account_id"}, sessionParams...)
+
+const unnestParams = `unnest($2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::int4[], $7::text[], $8::text[], $9::bool[], $10::timestamp[], $11::timestamp[], $12::timestamp[])`
+
+// agent_ids travel as the text of an array (unnest would flatten an array
+// of arrays): u.agent_ids::text[] reads it back.
+var lockOrInsertSQL = `INSERT INTO tally.sessions AS s (account_id, ` + strings.Join(sessionParams, ", ") + `)
+	SELECT $1::uuid, u.session_id, u.desk_id, u.brain_parent_id, u.integration_id, u.brain_version, u.channel, u.agent_ids::text[],
+	       u.is_test, u.start_time, u.end_time, u.updated_at
+	FROM ` + unnestParams + ` WITH ORDINALITY AS u(` + strings.Join(sessionParams, ", ") + `, ord)
+	ORDER BY u.ord
+	ON CONFLICT (account_id, session_id) DO UPDATE SET updated_at = excluded.updated_at WHERE false
+	RETURNING s.session_id`
+
+const readStoredSQL = `SELECT account_id, session_id, desk_id, brain_parent_id, integration_id, brain_version, channel, agent_ids, is_test, start_time, end_time, updated_at
+	FROM tally.sessions WHERE account_id = $1 AND session_id = ANY($2::text[])`
+
+// The cast of agent_ids is made in a CTE: Citus refuses a STABLE function
+// (array_in) applied to a column in an UPDATE's SET, and pushes the whole
+// statement, CTE included, to the account's shard.
+var updateStoredSQL = `WITH u AS MATERIALIZED (
+	  SELECT ` + strings.Join(sessionParams[:6], ", ") + `, agent_ids::text[] AS agent_ids, ` + strings.Join(sessionParams[7:], ", ") + `
+	  FROM ` + unnestParams + ` AS u(` + strings.Join(sessionParams, ", ") + `))
+	UPDATE tally.sessions AS s SET desk_id = u.desk_id, brain_parent_id = u.brain_parent_id, integration_id = u.integration_id,
+	  brain_version = u.brain_version, channel = u.channel, agent_ids = u.agent_ids, is_test = u.is_test,
+	  start_time = u.start_time, end_time = u.end_time, updated_at = u.updated_at
+	FROM u WHERE s.account_id = $1 AND s.session_id = u.session_id`
+
+// accountWrite is one account's part of a batch.
+type accountWrite struct {
+	account pgtext.UUID
+	ids     []string          // its sessions, in byte order
+	rows    []*session.Record // the row each gets if it is new, in the same order
+	stored  []string          // after step 1: the ids that were stored, in order
+}
+
+// Ingest writes recs atomically under the updated_at rule (session.Fold,
+// in batch order) and returns only after COMMIT. A serialization failure
+// or deadlock is retried up to Config.WriteAttempts times in all, after
+// a short random pause; errors are classified as errors.go says.
+func (s *Store) Ingest(ctx context.Context, recs []session.Record) (int, int, error) {
+	if len(recs) == 0 {
+		return 0, 0, nil
+	}
+	plan := planWrite(recs)
+	for attempt := 1; ; attempt++ {
+		accepted, ignored, err := s.ingestOnce(ctx, plan, recs)
+		if err == nil {
+			return accepted, ignored, nil
+		}
+		if !retryable(err) || attempt >= s.writeAttempts || ctx.Err() != nil {
+			return 0, 0, classify(ctx, "ingest", err)
+		}
+		// 10 ms, 20 ms, 40 ms ... each with up to as much again at
+		// random, so that writers that met do not meet again in step.
+		pause := (10 * time.Millisecond) << (attempt - 1)
+		pause += rand.N(pause)
+		var pgErr *pgconn.PgError
+		errors.As(err, &pgErr)
+		s.log.Warn("ingest: retrying the batch", "sqlstate", pgErr.Code, "err", pgErr.Message, "attempt", attempt, "in", pause, "records", len(recs))
+		select {
+		case <-ctx.Done():
+			return 0, 0, classify(ctx, "ingest", err)
+		case <-time.After(pause):
+		}
+	}
+}
+
+// planWrite groups the batch's sessions by account in the global lock
+// order, each with the row it gets when it is new.
+func planWrite(recs []session.Record) []*accountWrite {
+	alone := make(map[session.Key]*session.Record)
+	session.Fold(alone, recs)
+	keys := make([]session.Key, 0, len(alone))
+	for k := range alone {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b session.Key) int {
+		if c := bytes.Compare(a.Account[:], b.Account[:]); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	var plan []*accountWrite
+	for _, k := range keys {
+		if len(plan) == 0 || plan[len(plan)-1].account != k.Account {
+			plan = append(plan, &accountWrite{account: k.Account})
+		}
+		w := plan[len(plan)-1]
+		w.ids = append(w.ids, k.ID)
+		w.rows = append(w.rows, alone[k])
+	}
+	return plan
+}
+
+func (s *Store) ingestOnce(ctx context.Context, plan []*accountWrite, recs []session.Record) (accepted, ignored int, err error) {
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		if err := lockOrInsert(ctx, tx, plan); err != nil {
+			return err
+		}
+		stored, err := readStored(ctx, tx, plan)
+		if err != nil {
+			return err
+		}
+		changes, written, ign := session.Fold(stored, recs)
+		accepted, ignored = len(changes), ign
+		if err := updateStored(ctx, tx, plan, stored, written); err != nil {
+			return err
+		}
+		// The change feed of live queries (issue 13) sends its NOTIFY
+		// here: inside the transaction, so it is delivered at COMMIT.
+		return nil
+	})
+	return accepted, ignored, err
+}
+
+// lockOrInsert is step 1: it inserts the new sessions and locks the
+// stored ones, account by account, and records which were stored.
+func lockOrInsert(ctx context.Context, tx pgx.Tx, plan []*accountWrite) error {
+	b := &pgx.Batch{}
+	for _, w := range plan {
+		b.Queue(lockOrInsertSQL, sessionArgs(w.account, w.rows)...)
+	}
+	res := tx.SendBatch(ctx, b)
+	defer res.Close()
+	for _, w := range plan {
+		rows, err := res.Query()
+		if err != nil {
+			return dataError(fmt.Errorf("insert or lock sessions: %w", err), w.account.String(), paramColumns)
+		}
+		inserted := make(map[string]bool, len(w.ids))
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("insert or lock sessions: %w", err)
+			}
+			inserted[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return dataError(fmt.Errorf("insert or lock sessions: %w", err), w.account.String(), paramColumns)
+		}
+		w.stored = w.stored[:0]
+		for _, id := range w.ids {
+			if !inserted[id] {
+				w.stored = append(w.stored, id)
+			}
+		}
+	}
+	return res.Close()
+}
+
+// readStored is step 2: the stored rows of the batch's stored sessions.
+func readStored(ctx context.Context, tx pgx.Tx, plan []*accountWrite) (map[session.Key]*session.Record, error) {
+	stored := make(map[session.Key]*session.Record)
+	b := &pgx.Batch{}
+	for _, w := range plan {
+		if len(w.stored) > 0 {
+			b.Queue(readStoredSQL, pgtype.UUID{Bytes: w.account, Valid: true}, w.stored)
+		}
+	}
+	if b.Len() == 0 {
+		return stored, nil
+	}
+	res := tx.SendBatch(ctx, b)
+	defer res.Close()
+	for range b.Len() {
+		rows, err := res.Query()
+		if err != nil {
+			return nil, fmt.Errorf("read stored sessions: %w", err)
+		}
+		for rows.Next() {
+			r, err := scanSession(rows)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read stored sessions: %w", err)
+			}
+			stored[r.Key()] = r
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read stored sessions: %w", err)
+		}
+	}
+	return stored, res.Close()
+}
+
+// updateStored is step 3: the final rows of the stored sessions that the
+// batch changed (new sessions were written whole in step 1).
+func updateStored(ctx context.Context, tx pgx.Tx, plan []*accountWrite, final map[session.Key]*session.Record, written []session.Key) error {
+	changed := make(map[session.Key]bool, len(written))
+	for _, k := range written {
+		changed[k] = true
+	}
+	b := &pgx.Batch{}
+	var accounts []pgtext.UUID
+	for _, w := range plan {
+		var rows []*session.Record
+		for _, id := range w.stored {
+			if k := (session.Key{Account: w.account, ID: id}); changed[k] {
+				rows = append(rows, final[k])
+			}
+		}
+		if len(rows) > 0 {
+			b.Queue(updateStoredSQL, sessionArgs(w.account, rows)...)
+			accounts = append(accounts, w.account)
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	res := tx.SendBatch(ctx, b)
+	defer res.Close()
+	for _, a := range accounts {
+		if _, err := res.Exec(); err != nil {
+			return dataError(fmt.Errorf("update sessions: %w", err), a.String(), paramColumns)
+		}
+	}
+	return res.Close()
+}
+
+// sessionArgs are the parameters of lockOrInsertSQL and updateStoredSQL:
+// the account, then one array per column of rows (all of that account).
+func sessionArgs(account pgtext.UUID, rows []*session.Record) []any {
+	n := len(rows)
+	var (
+		ids                  = make([]string, n)
+		desks, brains, integ = make([]pgtype.UUID, n), make([]pgtype.UUID, n), make([]pgtype.UUID, n)
+		versions             = make([]pgtype.Int4, n)
+		channels             = make([]pgtype.Text, n)
+		agents               = make([]string, n)
+		tests                = make([]bool, n)
+		starts, ends, upds   = make([]pgtype.Timestamp, n), make([]pgtype.Timestamp, n), make([]pgtype.Timestamp, n)
+	)
+	for i, r := range rows {
+		ids[i] = r.SessionID
+		desks[i], brains[i], integ[i] = optUUID(r.DeskID), optUUID(r.BrainParentID), optUUID(r.IntegrationID)
+		versions[i] = pgtype.Int4{Int32: r.BrainVersion.Int32, Valid: r.BrainVersion.Valid}
+		channels[i] = pgtype.Text{String: r.Channel.String, Valid: r.Channel.Valid}
+		agents[i] = arrayLiteral(r.AgentIDs)
+		tests[i] = r.IsTest
+		starts[i], ends[i], upds[i] = ts(r.StartMicros), optTS(r.HasEnd, r.EndMicros), optTS(r.HasUpdated, r.UpdatedMicros)
+	}
+	return []any{pgtype.UUID{Bytes: account, Valid: true}, ids, desks, brains, integ, versions, channels, agents, tests, starts, ends, upds}
+}
+
+// arrayLiteral writes a text array as PostgreSQL reads it back
+// (array_in): every element quoted, '\' and '"' escaped.
+func arrayLiteral(elems []string) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, e := range elems {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		for j := 0; j < len(e); j++ {
+			if e[j] == '"' || e[j] == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(e[j])
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
+}
 
 func ts(micros int64) pgtype.Timestamp {
 	return pgtype.Timestamp{Time: time.UnixMicro(micros).UTC(), Valid: true}
@@ -26,110 +337,6 @@ func optTS(valid bool, micros int64) pgtype.Timestamp {
 
 func optUUID(u pgtext.NullUUID) pgtype.UUID {
 	return pgtype.UUID{Bytes: u.UUID, Valid: u.Valid}
-}
-
-// Ingest writes recs atomically: one transaction that locks the batch's
-// stored rows, applies the updated_at rule in order in memory
-// (session.Fold: the rule is not associative, so a batch's duplicates
-// cannot be folded in SQL alone), then COPYs each
-// session's final row into a temporary table and writes them set-wise: one
-// UPDATE for the sessions that were stored (locked, so decided), one
-// INSERT ... ON CONFLICT DO UPDATE ... WHERE for new ones, whose WHERE
-// applies the rule against a replica that inserted the same session
-// meanwhile. It returns only after COMMIT.
-func (s *Store) Ingest(ctx context.Context, recs []session.Record) (int, int, error) {
-	if len(recs) == 0 {
-		return 0, 0, nil
-	}
-	accepted, ignored := 0, 0
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		current, err := lockExisting(ctx, tx, recs)
-		if err != nil {
-			return err
-		}
-		existed := make(map[session.Key]bool, len(current))
-		for k := range current {
-			existed[k] = true
-		}
-		changes, order, ign := session.Fold(current, recs)
-		accepted, ignored = len(changes), ign
-		if len(order) == 0 {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE tally_incoming ON COMMIT DROP AS SELECT *, false AS existed FROM tally.sessions WITH NO DATA`); err != nil {
-			return fmt.Errorf("create temporary table: %w", err)
-		}
-		rows := make([][]any, len(order))
-		for i, k := range order {
-			r := current[k]
-			var channel pgtype.Text
-			if r.Channel.Valid {
-				channel = pgtype.Text{String: r.Channel.String, Valid: true}
-			}
-			rows[i] = []any{pgtype.UUID{Bytes: r.AccountID, Valid: true}, r.SessionID, optUUID(r.DeskID), optUUID(r.BrainParentID), optUUID(r.IntegrationID),
-				pgtype.Int4{Int32: r.BrainVersion.Int32, Valid: r.BrainVersion.Valid}, channel, r.AgentIDs, r.IsTest,
-				ts(r.StartMicros), optTS(r.HasEnd, r.EndMicros), optTS(r.HasUpdated, r.UpdatedMicros), existed[k]}
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"tally_incoming"}, append(sessionColumns, "existed"), pgx.CopyFromRows(rows)); err != nil {
-			return fmt.Errorf("copy sessions: %w", err)
-		}
-		// Sessions that were stored are locked: their final rows were
-		// decided above and replace them as they are.
-		if len(existed) == 0 {
-			// nothing to update
-		} else if _, err := tx.Exec(ctx, `UPDATE tally.sessions s SET desk_id = i.desk_id, brain_parent_id = i.brain_parent_id,
-			  integration_id = i.integration_id, brain_version = i.brain_version, channel = i.channel, agent_ids = i.agent_ids,
-			  is_test = i.is_test, start_time = i.start_time, end_time = i.end_time, updated_at = i.updated_at
-			FROM tally_incoming i WHERE i.existed AND s.account_id = i.account_id AND s.session_id = i.session_id`); err != nil {
-			return fmt.Errorf("update sessions: %w", err)
-		}
-		// New sessions: a replica may have inserted the same one since the
-		// lock; the WHERE applies the rule against it.
-		if _, err := tx.Exec(ctx, `INSERT INTO tally.sessions SELECT `+strings.Join(sessionColumns, ", ")+` FROM tally_incoming WHERE NOT existed
-			ON CONFLICT (account_id, session_id) DO UPDATE SET desk_id = excluded.desk_id, brain_parent_id = excluded.brain_parent_id,
-			  integration_id = excluded.integration_id, brain_version = excluded.brain_version, channel = excluded.channel,
-			  agent_ids = excluded.agent_ids, is_test = excluded.is_test, start_time = excluded.start_time,
-			  end_time = excluded.end_time, updated_at = excluded.updated_at
-			WHERE excluded.updated_at IS NULL OR tally.sessions.updated_at IS NULL OR excluded.updated_at >= tally.sessions.updated_at`); err != nil {
-			return fmt.Errorf("upsert sessions: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, 0, unavailable("ingest", err)
-	}
-	return accepted, ignored, nil
-}
-
-var sessionColumns = []string{"account_id", "session_id", "desk_id", "brain_parent_id", "integration_id", "brain_version", "channel", "agent_ids", "is_test", "start_time", "end_time", "updated_at"}
-
-// lockExisting reads and locks the stored rows of the batch's sessions.
-func lockExisting(ctx context.Context, tx pgx.Tx, recs []session.Record) (map[session.Key]*session.Record, error) {
-	keys := session.BatchKeys(recs)
-	accounts := make([]pgtype.UUID, len(keys))
-	ids := make([]string, len(keys))
-	for i, k := range keys {
-		accounts[i], ids[i] = pgtype.UUID{Bytes: k.Account, Valid: true}, k.ID
-	}
-	rows, err := tx.Query(ctx, `SELECT s.account_id, s.session_id, s.desk_id, s.brain_parent_id, s.integration_id, s.brain_version, s.channel,
-			s.agent_ids, s.is_test, s.start_time, s.end_time, s.updated_at
-		FROM tally.sessions s JOIN unnest($1::uuid[], $2::text[]) AS k(account_id, session_id)
-		  ON s.account_id = k.account_id AND s.session_id = k.session_id
-		ORDER BY s.account_id, s.session_id
-		FOR UPDATE OF s`, accounts, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read stored sessions: %w", err)
-	}
-	defer rows.Close()
-	out := make(map[session.Key]*session.Record, len(keys))
-	for rows.Next() {
-		r, err := scanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read stored sessions: %w", err)
-		}
-		out[r.Key()] = r
-	}
-	return out, rows.Err()
 }
 
 func scanSession(row pgx.Row) (*session.Record, error) {
