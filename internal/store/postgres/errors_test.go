@@ -249,7 +249,7 @@ func TestTemporaryErrorsFromARealServer(t *testing.T) {
 		defer tx.Rollback(ctx)
 		cctx, cancel := context.WithCancel(ctx)
 		go func() {
-			if _, err := waitForLockWait(monitor, "INSERT INTO tally.sessions"); err != nil {
+			if _, err := waitForLockWait(monitor, ""); err != nil {
 				t.Error(err)
 			}
 			cancel()
@@ -263,7 +263,7 @@ func TestTemporaryErrorsFromARealServer(t *testing.T) {
 		_, tx := holdRow(t, url, "x")
 		defer tx.Rollback(ctx)
 		go func() {
-			pid, err := waitForLockWait(monitor, "INSERT INTO tally.sessions")
+			pid, err := waitForLockWait(monitor, "")
 			if err != nil {
 				t.Error(err)
 			}
@@ -314,7 +314,7 @@ func TestDeadlockWithAnotherWriterIsRetried(t *testing.T) {
 		other, tx := holdRow(t, url, "b")
 		done := make(chan error, 1)
 		go func() {
-			if _, err := waitForLockWait(monitor, "INSERT INTO tally.sessions"); err != nil {
+			if _, err := waitForLockWait(monitor, ""); err != nil {
 				done <- err
 				return
 			}

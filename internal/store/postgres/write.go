@@ -19,30 +19,34 @@ import (
 )
 
 // The write path. A batch is one READ COMMITTED transaction in three
-// steps, each one statement per account, accounts in byte order of their
-// uuid, sent together in one round trip (a pipeline):
+// steps; each is one statement per account, accounts in byte order of
+// their uuid, sent together in one round trip (a pipeline):
 //
-//  1. lockOrInsert: INSERT the batch's sessions of the account, in byte
-//     order of session_id, ON CONFLICT DO UPDATE ... WHERE false. A new
-//     session is inserted with the row the batch alone gives it (its
-//     records folded by the updated_at rule); a stored one is not changed
-//     but locked (PostgreSQL locks a conflicting row even when the WHERE of
-//     DO UPDATE is false). RETURNING names the inserted sessions, so the
-//     others are the stored ones.
-//  2. readStored: SELECT the stored ones (locked, so they stay as read).
+//  1. insertNew: INSERT the batch's sessions of the account, in byte order
+//     of session_id, ON CONFLICT DO NOTHING. A new session is inserted
+//     with the row the batch alone gives it (its records folded by the
+//     updated_at rule); RETURNING names the inserted ones, so the others
+//     are the stored ones.
+//  2. lockStored: SELECT ... FOR UPDATE the stored ones, in byte order of
+//     session_id, one primary-key probe each. READ COMMITTED returns the
+//     latest row after any wait, and the lock keeps it so.
 //  3. session.Fold over the whole batch from the stored rows, then
 //     updateStored: one UPDATE of the stored sessions whose row changed.
 //
-// Why no deadlock: every lock a Tally writer waits for is taken in step 1,
-// one session at a time in one global order — account, then session id —
-// and a new session takes its place in that order by being inserted there
-// (a concurrent insert of the same key waits for it, as for a row lock).
-// Steps 2 and 3 touch only rows the transaction holds. So a writer waiting
-// for a key holds only smaller keys, and no cycle can form, on PostgreSQL
-// or across Citus's workers. Per-key advisory locks would give the same
-// order but take one lock-table entry per session: a batch of 100 000
-// sessions fails with "out of shared memory" on a default configuration
-// (docs/scale-out.md has the figures).
+// Why no deadlock between Tally's writers, on PostgreSQL or across Citus's
+// workers: a writer waits in step 1 only for another's insert of the same
+// session (or for an UPDATE of it in step 3, which waits for nothing), in
+// step 2 only for another's row lock (taken in its step 2, kept through
+// step 3), and never in step 3, which touches only rows it holds. Inserts
+// are taken in one global order (account, then session id), and so are
+// row locks; a writer in step 2 never waits for one in step 1, because
+// rows another writer inserted but did not commit are invisible to it
+// and a writer in step 1 holds no row lock. So every chain of waits runs
+// through increasing keys within a step, or from step 1 to step 2 and 3,
+// and never closes into a cycle. Per-key advisory locks would give one
+// order too, but take one lock-table entry per session: a batch of
+// 100 000 sessions fails with "out of shared memory" on a default
+// configuration (docs/scale-out.md has the figures).
 //
 // Why Citus accepts it: every statement names one account, the
 // distribution column, so each is routed to one shard; no statement locks
@@ -53,7 +57,7 @@ import (
 // order of the statements' array parameters $2...
 var sessionParams = []string{"session_id", "desk_id", "brain_parent_id", "integration_id", "brain_version", "channel", "agent_ids", "is_test", "start_time", "end_time", "updated_at"}
 
-// paramColumns names the parameters $1... of lockOrInsertSQL and
+// paramColumns names the parameters $1... of insertNewSQL and
 // updateStoredSQL, for errors about a value.
 var paramColumns = append([]string{"account_id"}, sessionParams...)
 
@@ -61,22 +65,22 @@ const unnestParams = `unnest($2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6:
 
 // agent_ids travel as the text of an array (unnest would flatten an array
 // of arrays): u.agent_ids::text[] reads it back.
-var lockOrInsertSQL = `INSERT INTO tally.sessions AS s (account_id, ` + strings.Join(sessionParams, ", ") + `)
+var insertNewSQL = `INSERT INTO tally.sessions AS s (account_id, ` + strings.Join(sessionParams, ", ") + `)
 	SELECT $1::uuid, u.session_id, u.desk_id, u.brain_parent_id, u.integration_id, u.brain_version, u.channel, u.agent_ids::text[],
 	       u.is_test, u.start_time, u.end_time, u.updated_at
 	FROM ` + unnestParams + ` WITH ORDINALITY AS u(` + strings.Join(sessionParams, ", ") + `, ord)
 	ORDER BY u.ord
-	ON CONFLICT (account_id, session_id) DO UPDATE SET updated_at = excluded.updated_at WHERE false
+	ON CONFLICT (account_id, session_id) DO NOTHING
 	RETURNING s.session_id`
 
-// readStoredSQL probes the primary key once per session (a LATERAL
-// subquery the planner cannot flatten into a join that would read all of
-// the account's rows: = ANY($2) of 10 000 ids read all 100 000 rows of a
-// test account, 112 ms against 31 ms).
-const readStoredSQL = `SELECT s.account_id, s.session_id, s.desk_id, s.brain_parent_id, s.integration_id, s.brain_version, s.channel,
+// lockStoredSQL locks in the order of $2, one primary-key probe per
+// session: the LATERAL subquery with FOR UPDATE cannot be flattened into
+// a join, which would read all of the account's rows (= ANY($2) of 10 000
+// ids read all 100 000 rows of a test account, 112 ms against 31 ms).
+const lockStoredSQL = `SELECT s.account_id, s.session_id, s.desk_id, s.brain_parent_id, s.integration_id, s.brain_version, s.channel,
 	  s.agent_ids, s.is_test, s.start_time, s.end_time, s.updated_at
 	FROM unnest($2::text[]) AS k(session_id)
-	CROSS JOIN LATERAL (SELECT * FROM tally.sessions s WHERE s.account_id = $1 AND s.session_id = k.session_id OFFSET 0) s`
+	CROSS JOIN LATERAL (SELECT * FROM tally.sessions s WHERE s.account_id = $1 AND s.session_id = k.session_id FOR UPDATE) s`
 
 // The cast of agent_ids is made in a CTE: Citus refuses a STABLE function
 // (array_in) applied to a column in an UPDATE's SET, and pushes the whole
@@ -158,10 +162,10 @@ func planWrite(recs []session.Record) []*accountWrite {
 
 func (s *Store) ingestOnce(ctx context.Context, plan []*accountWrite, recs []session.Record) (accepted, ignored int, err error) {
 	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
-		if err := lockOrInsert(ctx, tx, plan); err != nil {
+		if err := insertNew(ctx, tx, plan); err != nil {
 			return err
 		}
-		stored, err := readStored(ctx, tx, plan)
+		stored, err := lockStored(ctx, tx, plan)
 		if err != nil {
 			return err
 		}
@@ -177,32 +181,32 @@ func (s *Store) ingestOnce(ctx context.Context, plan []*accountWrite, recs []ses
 	return accepted, ignored, err
 }
 
-// lockOrInsert is step 1: it inserts the new sessions and locks the
-// stored ones, account by account, and records which were stored.
-func lockOrInsert(ctx context.Context, tx pgx.Tx, plan []*accountWrite) error {
+// insertNew is step 1: it inserts the new sessions, account by account,
+// and records which were stored.
+func insertNew(ctx context.Context, tx pgx.Tx, plan []*accountWrite) error {
 	b := &pgx.Batch{}
 	for _, w := range plan {
-		b.Queue(lockOrInsertSQL, sessionArgs(w.account, w.rows)...)
+		b.Queue(insertNewSQL, sessionArgs(w.account, w.rows)...)
 	}
 	res := tx.SendBatch(ctx, b)
 	defer res.Close()
 	for _, w := range plan {
 		rows, err := res.Query()
 		if err != nil {
-			return dataError(fmt.Errorf("insert or lock sessions: %w", err), w.account.String(), paramColumns)
+			return dataError(fmt.Errorf("insert sessions: %w", err), w.account.String(), paramColumns)
 		}
 		inserted := make(map[string]bool, len(w.ids))
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				rows.Close()
-				return fmt.Errorf("insert or lock sessions: %w", err)
+				return fmt.Errorf("insert sessions: %w", err)
 			}
 			inserted[id] = true
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return dataError(fmt.Errorf("insert or lock sessions: %w", err), w.account.String(), paramColumns)
+			return dataError(fmt.Errorf("insert sessions: %w", err), w.account.String(), paramColumns)
 		}
 		w.stored = w.stored[:0]
 		for _, id := range w.ids {
@@ -214,13 +218,14 @@ func lockOrInsert(ctx context.Context, tx pgx.Tx, plan []*accountWrite) error {
 	return res.Close()
 }
 
-// readStored is step 2: the stored rows of the batch's stored sessions.
-func readStored(ctx context.Context, tx pgx.Tx, plan []*accountWrite) (map[session.Key]*session.Record, error) {
+// lockStored is step 2: it locks and reads the stored rows of the batch's
+// stored sessions.
+func lockStored(ctx context.Context, tx pgx.Tx, plan []*accountWrite) (map[session.Key]*session.Record, error) {
 	stored := make(map[session.Key]*session.Record)
 	b := &pgx.Batch{}
 	for _, w := range plan {
 		if len(w.stored) > 0 {
-			b.Queue(readStoredSQL, pgtype.UUID{Bytes: w.account, Valid: true}, w.stored)
+			b.Queue(lockStoredSQL, pgtype.UUID{Bytes: w.account, Valid: true}, w.stored)
 		}
 	}
 	if b.Len() == 0 {
@@ -234,19 +239,19 @@ func readStored(ctx context.Context, tx pgx.Tx, plan []*accountWrite) (map[sessi
 		}
 		rows, err := res.Query()
 		if err != nil {
-			return nil, fmt.Errorf("read stored sessions: %w", err)
+			return nil, fmt.Errorf("lock stored sessions: %w", err)
 		}
 		for rows.Next() {
 			r, err := scanSession(rows)
 			if err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("read stored sessions: %w", err)
+				return nil, fmt.Errorf("lock stored sessions: %w", err)
 			}
 			stored[r.Key()] = r
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read stored sessions: %w", err)
+			return nil, fmt.Errorf("lock stored sessions: %w", err)
 		}
 	}
 	return stored, res.Close()
@@ -299,7 +304,7 @@ func updateStored(ctx context.Context, tx pgx.Tx, plan []*accountWrite, final ma
 	return res.Close()
 }
 
-// sessionArgs are the parameters of lockOrInsertSQL and updateStoredSQL:
+// sessionArgs are the parameters of insertNewSQL and updateStoredSQL:
 // the account, then one array per column of rows (all of that account).
 func sessionArgs(account pgtext.UUID, rows []*session.Record) []any {
 	n := len(rows)
