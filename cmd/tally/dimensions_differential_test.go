@@ -91,7 +91,11 @@ func genDimensionQuery(r *rand.Rand, d *dataset) dimensionQuery {
 		return t
 	}
 	lo := wall()
-	hi := lo + r.Int63n(20*pgtext.MicrosPerDay)
+	length := 20 * pgtext.MicrosPerDay
+	if r.Intn(3) == 0 {
+		length = 70 * pgtext.MicrosPerDay // long enough for the PostgreSQL store to split it
+	}
+	hi := lo + r.Int63n(length)
 	if r.Intn(10) == 0 {
 		hi = lo // an empty range
 	}

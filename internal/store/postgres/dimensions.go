@@ -37,21 +37,73 @@ WHERE s.account_id = $1`
 
 const dimensionsGroup = ` GROUP BY GROUPING SETS ((s.desk_id), (s.brain_parent_id), (s.integration_id), (s.brain_version), (s.channel), (s.is_test), (u.a))`
 
-// DimensionCounts answers session_dimension_counts for one account in one
-// SQL statement (dimensionsSQL). The rows are in no particular order.
+// DimensionCounts answers session_dimension_counts for one account with
+// dimensionsSQL. A bounded range of four weeks or more is split, as Count
+// splits long ranges, into Config.Parallel chunks of time counted on
+// separate connections at once (PostgreSQL does not parallelise grouping
+// sets itself): a session starts in one chunk only, so the chunks' counts
+// add up. The rows are in no particular order.
 func (s *Store) DimensionCounts(ctx context.Context, account pgtext.UUID, q *analytics.DimensionQuery) ([]analytics.DimensionCount, error) {
 	if q.EndMicros <= q.StartMicros {
 		return nil, nil
 	}
+	hasStart, hasEnd := q.Bounded()
+	chunks := 1
+	if hasStart && hasEnd && q.EndMicros-q.StartMicros >= 28*pgtext.MicrosPerDay {
+		chunks = s.parallel
+	}
+	if chunks == 1 {
+		return s.dimensionRange(ctx, account, q.StartMicros, q.EndMicros, hasStart, hasEnd)
+	}
+	type answer struct {
+		rows []analytics.DimensionCount
+		err  error
+	}
+	answers := make(chan answer, chunks)
+	width := (q.EndMicros - q.StartMicros) / int64(chunks)
+	for c := 0; c < chunks; c++ {
+		lo, hi := q.StartMicros+int64(c)*width, q.StartMicros+int64(c+1)*width
+		if c == chunks-1 {
+			hi = q.EndMicros
+		}
+		go func() {
+			rows, err := s.dimensionRange(ctx, account, lo, hi, true, true)
+			answers <- answer{rows, err}
+		}()
+	}
+	type key struct{ dimension, value string }
+	sum := map[key]int64{}
+	var first error
+	for c := 0; c < chunks; c++ {
+		a := <-answers
+		if a.err != nil && first == nil {
+			first = a.err
+		}
+		for _, r := range a.rows {
+			sum[key{r.Dimension, r.Value}] += r.Sessions
+		}
+	}
+	if first != nil {
+		return nil, first
+	}
+	out := make([]analytics.DimensionCount, 0, len(sum))
+	for k, n := range sum {
+		out = append(out, analytics.DimensionCount{Dimension: k.dimension, Value: k.value, Sessions: n})
+	}
+	return out, nil
+}
+
+// dimensionRange counts the sessions with start in [lo, hi); a bound that
+// is not set is not a condition.
+func (s *Store) dimensionRange(ctx context.Context, account pgtext.UUID, lo, hi int64, hasLo, hasHi bool) ([]analytics.DimensionCount, error) {
 	sql := dimensionsSQL
 	args := []any{pgtype.UUID{Bytes: account, Valid: true}}
-	hasStart, hasEnd := q.Bounded()
-	if hasStart {
-		args = append(args, ts(q.StartMicros))
+	if hasLo {
+		args = append(args, ts(lo))
 		sql += fmt.Sprintf(" AND s.start_time >= $%d", len(args))
 	}
-	if hasEnd {
-		args = append(args, ts(q.EndMicros))
+	if hasHi {
+		args = append(args, ts(hi))
 		sql += fmt.Sprintf(" AND s.start_time < $%d", len(args))
 	}
 	rows, err := s.pool.Query(ctx, sql+dimensionsGroup, args...)
