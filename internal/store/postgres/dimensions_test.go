@@ -97,5 +97,17 @@ func BenchmarkDimensionCounts(b *testing.B) {
 				}
 			}
 		})
+		if c.name == "year" {
+			// The same on one connection: what splitting the range gains.
+			s.parallel = 1
+			b.Run(c.name+"_one_connection", func(b *testing.B) {
+				for b.Loop() {
+					if _, err := s.DimensionCounts(ctx, account, &q); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			s.parallel = 2
+		}
 	}
 }
