@@ -38,6 +38,8 @@ type serveFlags struct {
 	demoPerDay     *int
 	databaseURL    *string
 	poolSize       *int
+	gql            graphqlFlags
+	corsOrigins    *string
 }
 
 func newServeFlags(name string, stderr io.Writer, getenv func(string) string, isDemo bool) (*flag.FlagSet, *serveFlags, *envFlags) {
@@ -59,7 +61,9 @@ func newServeFlags(name string, stderr io.Writer, getenv func(string) string, is
 		maxIngestBytes: ef.Int64("max-ingest-bytes", srv.MaxIngestBytes, "largest /v1/sessions request body, after decompression"),
 		queryTimeout:   ef.Duration("query-timeout", srv.QueryTimeout, "longest a GraphQL request may run"),
 		logLevel:       ef.String("log-level", "info", "debug, info, warn or error"),
+		corsOrigins:    ef.String("cors-origins", "*", "origins browsers may call from, comma-separated (https://app.example.com, http://localhost:3000, https://*.example.com); * allows every origin"),
 	}
+	f.gql = newGraphQLFlags(ef)
 	if !isDemo {
 		f.databaseURL = ef.String("database-url", "", "PostgreSQL URL (postgres://user:pass@host/db): keep sessions and keys there instead of --data-dir, so replicas can share them")
 		f.poolSize = ef.Int("db-pool-size", postgres.Config{}.WithDefaults().PoolSize, "most PostgreSQL connections this replica opens, with --database-url")
@@ -88,6 +92,10 @@ func (f *serveFlags) validate() []string {
 	}
 	if *f.queryTimeout <= 0 {
 		errs = append(errs, "--query-timeout must be positive")
+	}
+	errs = append(errs, f.gql.validate()...)
+	if err := server.ValidateCORSOrigins(strings.Split(*f.corsOrigins, ",")); err != nil {
+		errs = append(errs, err.Error())
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*f.logLevel)); err != nil {
@@ -122,7 +130,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	var lvl slog.Level
 	lvl.UnmarshalText([]byte(*f.logLevel))
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	// Lines logged while serving a request carry its x-request-id.
+	log := slog.New(server.LogHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
 
 	var (
 		be   *opened
@@ -148,7 +157,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: *f.maxBuckets}, Logger: log}, analytics.NewCatalogue(), be)
+	gcfg := f.gql.config()
+	gcfg.Limits = analytics.Limits{MaxBuckets: *f.maxBuckets}
+	gcfg.QueryTimeout = *f.queryTimeout
+	gcfg.Logger = log
+	cat := analytics.NewCatalogue()
+	exec, err := graphql.New(gcfg, cat, be)
 	if err != nil {
 		log.Error("cannot build the GraphQL schema", "err", err)
 		return exitFailure
@@ -167,6 +181,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Sessions:       be.sessions,
 		Keys:           be,
 		Health:         be.Health,
+		CORSOrigins:    strings.Split(*f.corsOrigins, ","),
+		REST:           server.RESTConfig{Catalogue: cat, Source: be, Limits: gcfg.Limits},
 	}
 	if isDemo {
 		scfg.Console = consoleDefaults(data)

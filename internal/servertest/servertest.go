@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -51,6 +52,16 @@ type Options struct {
 	DatabaseURL string
 	// Registry, when set, serves /metrics from it.
 	Registry *prometheus.Registry
+	// GraphQL sets the GraphQL limits (MaxBuckets above sets Limits).
+	GraphQL graphql.Config
+	// QueryTimeout is --query-timeout; default the server's.
+	QueryTimeout time.Duration
+	// CORSOrigins is --cors-origins; default every origin.
+	CORSOrigins []string
+	// Logger receives the server's log; nil discards it.
+	Logger *slog.Logger
+	// Console is what the browser pages start with.
+	Console server.ConsoleConfig
 }
 
 // Server is a running Tally. The helpers send Secret as X-Admin-Secret
@@ -101,7 +112,12 @@ func Start(t testing.TB, o Options) *Server {
 		s.Embedded, be = b, b
 		sessions = func() float64 { return float64(b.Sessions()) }
 	}
-	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: o.MaxBuckets}}, analytics.NewCatalogue(), be)
+	gcfg := o.GraphQL
+	gcfg.Limits = analytics.Limits{MaxBuckets: o.MaxBuckets}
+	gcfg.QueryTimeout = o.QueryTimeout
+	gcfg.Logger = o.Logger
+	cat := analytics.NewCatalogue()
+	exec, err := graphql.New(gcfg, cat, be)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +130,11 @@ func Start(t testing.TB, o Options) *Server {
 		Health:         be.Health,
 		Registry:       o.Registry,
 		Sessions:       sessions,
+		QueryTimeout:   o.QueryTimeout,
+		CORSOrigins:    o.CORSOrigins,
+		Logger:         o.Logger,
+		Console:        o.Console,
+		REST:           server.RESTConfig{Catalogue: cat, Source: be, Limits: gcfg.Limits},
 	}, exec, authn, be)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
@@ -123,6 +144,13 @@ func Start(t testing.TB, o Options) *Server {
 
 // Do sends a request and returns its status and body.
 func (s *Server) Do(t testing.TB, method, path string, headers map[string]string, body []byte) (int, []byte) {
+	t.Helper()
+	code, _, b := s.Send(t, method, path, headers, body)
+	return code, b
+}
+
+// Send sends a request and returns its status, headers and body.
+func (s *Server) Send(t testing.TB, method, path string, headers map[string]string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
 	if err != nil {
@@ -140,7 +168,7 @@ func (s *Server) Do(t testing.TB, method, path string, headers map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, b
+	return resp.StatusCode, resp.Header, b
 }
 
 // Post is Do with POST.
