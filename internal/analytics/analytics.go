@@ -6,8 +6,9 @@
 //     its arguments, its result table and a call entry (Catalogue,
 //     Function);
 //   - the query each function runs (IntervalQuery for
-//     open_closed_sessions_interval_counts_v2), its planning and its
-//     errors, typed by argument and kind (ArgError);
+//     open_closed_sessions_interval_counts_v2, DimensionQuery for
+//     session_dimension_counts), its planning and its errors, typed by
+//     argument and kind (ArgError);
 //   - Source, the interface a backend satisfies to answer those queries:
 //     the in-memory engine, the PostgreSQL store and the embedded backend.
 //
@@ -36,6 +37,13 @@ type Source interface {
 	// A backend that cannot reach its data returns an error wrapping
 	// session.ErrUnavailable.
 	Count(ctx context.Context, account pgtext.UUID, q *IntervalQuery, dst []Counts) ([]Counts, error)
+
+	// DimensionCounts answers q for one account: one element per
+	// (dimension, value) with at least one session in q's range, value
+	// not NULL, in any order (Run sorts them). The caller owns the slice.
+	// A backend that cannot reach its data returns an error wrapping
+	// session.ErrUnavailable.
+	DimensionCounts(ctx context.Context, account pgtext.UUID, q *DimensionQuery) ([]DimensionCount, error)
 }
 
 // DefaultMaxBuckets is Limits.MaxBuckets when it is not set.

@@ -218,8 +218,11 @@ func TestJSONKind(t *testing.T) {
 }
 
 // flowSource answers like countsSource, with open_at_end 10k and
-// closed_in_interval 3k, and records the query.
-type flowSource struct{ asked *analytics.IntervalQuery }
+// closed_in_interval 3k, and records the query; it answers no dimension.
+type flowSource struct {
+	countsSource
+	asked *analytics.IntervalQuery
+}
 
 func (s *flowSource) Count(ctx context.Context, account pgtext.UUID, q *analytics.IntervalQuery, dst []analytics.Counts) ([]analytics.Counts, error) {
 	s.asked = q

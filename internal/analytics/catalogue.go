@@ -237,7 +237,7 @@ func (c *Catalogue) Function(name string) *Function {
 
 // NewCatalogue returns the catalogue of Tally's functions.
 func NewCatalogue() *Catalogue {
-	return &Catalogue{Functions: []*Function{intervalCounts()}}
+	return &Catalogue{Functions: []*Function{intervalCounts(), dimensionCounts()}}
 }
 
 // NewFunction makes a function whose call is prepared by prepare, for

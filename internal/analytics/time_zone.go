@@ -18,14 +18,9 @@ import (
 // Queries without a time_zone never come here: they cost what they cost
 // before the argument existed.
 func (q *IntervalQuery) readTimeZone(args Args, v any) error {
-	const arg = "time_zone"
-	name, ok := v.(string)
-	if !ok {
-		return &ArgError{Arg: arg, Kind: KindParse, Reason: fmt.Sprintf(`A string is expected for type: String; argument time_zone takes an IANA time zone name such as "Europe/Athens", or "UTC", but found %s`, JSONKind(v))}
-	}
-	z, err := pgtext.LoadZone(name)
+	z, err := zoneArgument("time_zone", v)
 	if err != nil {
-		return literalError(arg, err)
+		return err
 	}
 	if z.IsUTC() {
 		return nil
@@ -48,4 +43,20 @@ func (q *IntervalQuery) readTimeZone(args Args, v any) error {
 	}
 	q.Zone = z
 	return nil
+}
+
+// zoneArgument reads the value v (not null) of a time-zone argument arg of
+// any function: the zone it names, or a parse error when v is no string
+// and a data error quoting pgtext's message, which gives an example, when
+// it names no zone Tally knows.
+func zoneArgument(arg string, v any) (*pgtext.Zone, error) {
+	name, ok := v.(string)
+	if !ok {
+		return nil, &ArgError{Arg: arg, Kind: KindParse, Reason: fmt.Sprintf(`A string is expected for type: String; argument %s takes an IANA time zone name such as "Europe/Athens", or "UTC", but found %s`, arg, JSONKind(v))}
+	}
+	z, err := pgtext.LoadZone(name)
+	if err != nil {
+		return nil, literalError(arg, err)
+	}
+	return z, nil
 }

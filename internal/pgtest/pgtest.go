@@ -56,7 +56,7 @@ var (
 func Shared(t testing.TB) *Server {
 	t.Helper()
 	sharedOnce.Do(func() {
-		shared, sharedErr = startCluster(false)
+		shared, sharedErr = startCluster(false, "")
 	})
 	if sharedErr != nil {
 		skipOrFail(t, sharedErr)
@@ -89,7 +89,7 @@ func StartDurable(t testing.TB) *Server {
 
 func startT(t testing.TB, durable bool) *Server {
 	t.Helper()
-	s, err := startCluster(durable)
+	s, err := startCluster(durable, "")
 	if err != nil {
 		skipOrFail(t, err)
 	}
@@ -167,7 +167,9 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startCluster(durable bool) (*Server, error) {
+// startCluster runs initdb and starts a postmaster; extra is appended to
+// its options (-c name=value ...).
+func startCluster(durable bool, extra string) (*Server, error) {
 	bin, err := binDir()
 	if err != nil {
 		return nil, err
@@ -203,6 +205,7 @@ func startCluster(durable bool) (*Server, error) {
 		if !durable {
 			opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 		}
+		opts += extra
 		s.opts = opts
 		out, err := s.run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(dir, "log"), "-o", opts, "-w", "-t", "60", "start")
 		if err == nil {

@@ -31,8 +31,8 @@ func nodeClient(t *testing.T) (string, string) {
 
 // TestGraphQLJSClient introspects a running Tally with the standard
 // introspection query, rebuilds the schema with graphql-js, and validates
-// and runs the SPEC query and one using every table argument and the
-// aggregate field through it.
+// and runs the SPEC query, one using every table argument and the
+// aggregate field, and one of session_dimension_counts through it.
 func TestGraphQLJSClient(t *testing.T) {
 	node, script := nodeClient(t)
 	s := servertest.Start(t, servertest.Options{})
@@ -49,6 +49,9 @@ func TestGraphQLJSClient(t *testing.T) {
     nodes { per_interval }
   }
 }`, "variables": map[string]any{"w": map[string]any{"_or": []any{map[string]any{"open_sessions": map[string]any{"_gt": 0}}, map[string]any{"closed_sessions": map[string]any{"_gt": 0}}}}}},
+		"dimensions": map[string]any{"query": `query D($s: timestamp, $z: String) {
+  dims: session_dimension_counts(args: {start_time: $s, time_zone: $z}, where: {dimension: {_neq: "is_test"}}) { dimension value sessions }
+}`, "variables": map[string]any{"s": "2024-01-08", "z": "Europe/Athens"}},
 	}
 	path := filepath.Join(t.TempDir(), "docs.json")
 	os.WriteFile(path, mustJSON(docs), 0o644)
@@ -75,30 +78,41 @@ func TestGraphQLJSClient(t *testing.T) {
 			t.Errorf("graphql-js rejects %s: %v", name, errs)
 		}
 	}
+	// Each function of the catalogue gives two root fields: its rows and
+	// their _aggregate.
+	roots := []struct{ name, fn, table, typ string }{
+		{"open_closed_sessions_interval_counts_v2", "open_closed_sessions_interval_counts_v2", "open_closed_sessions_interval_counts", "[open_closed_sessions_interval_counts!]!"},
+		{"open_closed_sessions_interval_counts_v2_aggregate", "open_closed_sessions_interval_counts_v2", "open_closed_sessions_interval_counts", "open_closed_sessions_interval_counts_aggregate!"},
+		{"session_dimension_counts", "session_dimension_counts", "session_dimension_counts", "[session_dimension_counts!]!"},
+		{"session_dimension_counts_aggregate", "session_dimension_counts", "session_dimension_counts", "session_dimension_counts_aggregate!"},
+	}
 	for _, root := range []string{"query_root", "subscription_root"} {
 		fields := res.Roots[root]
-		if len(fields) != 2 || fields[0].Name != "open_closed_sessions_interval_counts_v2" || fields[1].Name != "open_closed_sessions_interval_counts_v2_aggregate" {
+		if len(fields) != len(roots) {
 			t.Fatalf("%s fields: %+v", root, fields)
 		}
-		for _, f := range fields {
+		for i, f := range fields {
+			r := roots[i]
+			if f.Name != r.name || f.Type != r.typ {
+				t.Errorf("%s field %d: %s: %s, want %s: %s", root, i, f.Name, f.Type, r.name, r.typ)
+			}
 			var args []string
 			for _, a := range f.Args {
 				args = append(args, a.Name+": "+a.Type)
 			}
-			want := "args: open_closed_sessions_interval_counts_v2_args!, distinct_on: [open_closed_sessions_interval_counts_select_column!], limit: Int, offset: Int, order_by: [open_closed_sessions_interval_counts_order_by!], where: open_closed_sessions_interval_counts_bool_exp"
+			want := strings.NewReplacer("FN", r.fn, "TABLE", r.table).Replace("args: FN_args!, distinct_on: [TABLE_select_column!], limit: Int, offset: Int, order_by: [TABLE_order_by!], where: TABLE_bool_exp")
 			if got := strings.Join(args, ", "); got != want {
 				t.Errorf("%s.%s arguments:\n got %s\nwant %s", root, f.Name, got, want)
 			}
-		}
-		if fields[0].Type != "[open_closed_sessions_interval_counts!]!" || fields[1].Type != "open_closed_sessions_interval_counts_aggregate!" {
-			t.Errorf("root field types %s, %s", fields[0].Type, fields[1].Type)
 		}
 		if fields[0].Description != `execute function "open_closed_sessions_interval_counts_v2" which returns "open_closed_sessions_interval_counts"` {
 			t.Errorf("description %q", fields[0].Description)
 		}
 	}
 	for _, want := range []string{"scalar _uuid", "input Int_comparison_exp", "enum order_by", "asc_nulls_first", "type open_closed_sessions_interval_counts_aggregate_fields",
-		"count(columns: [open_closed_sessions_interval_counts_select_column!], distinct: Boolean): Int!", "directive @cached(", "type open_closed_sessions_interval_counts_variance_fields"} {
+		"count(columns: [open_closed_sessions_interval_counts_select_column!], distinct: Boolean): Int!", "directive @cached(", "type open_closed_sessions_interval_counts_variance_fields",
+		"input String_comparison_exp", "input session_dimension_counts_args", "time_zone: String", "type session_dimension_counts {", "dimension: String!",
+		"type session_dimension_counts_aggregate_fields", "value: String_comparison_exp"} {
 		if !strings.Contains(res.SDL, want) {
 			t.Errorf("rebuilt schema lacks %q", want)
 		}
@@ -108,6 +122,9 @@ func TestGraphQLJSClient(t *testing.T) {
 	}
 	if got := string(servertest.Compact(res.Results["table"])); got != `{"data":{"rows":[{"per_interval":"2024-01-08T00:00:00","open_sessions":1,"closed_sessions":1}],"agg":{"aggregate":{"count":3,"sum":{"open_sessions":2,"closed_sessions":1},"avg":{"open_sessions":0.6666666666666666},"max":{"per_interval":"2024-01-10T00:00:00"}},"nodes":[{"per_interval":"2024-01-08T00:00:00"},{"per_interval":"2024-01-09T00:00:00"},{"per_interval":"2024-01-10T00:00:00"}]}}}` {
 		t.Errorf("table arguments through graphql-js: %s", got)
+	}
+	if got := string(servertest.Compact(res.Results["dimensions"])); got != `{"data":{"dims":[{"dimension":"agent_id","value":"ann","sessions":1},{"dimension":"channel","value":"web","sessions":1},{"dimension":"channel","value":"whatsapp","sessions":1},{"dimension":"desk_id","value":"9566c74d-1003-4c4d-bbbb-0407d1e2c649","sessions":1}]}}` {
+		t.Errorf("session_dimension_counts through graphql-js: %s", got)
 	}
 	if t.Failed() {
 		os.WriteFile(filepath.Join(os.TempDir(), "tally-client-sdl.graphql"), []byte(res.SDL), 0o644)

@@ -41,6 +41,14 @@ func (f failingSource) Count(ctx context.Context, account pgtext.UUID, q *analyt
 	return nil, f.err
 }
 
+func (f failingSource) DimensionCounts(ctx context.Context, account pgtext.UUID, q *analytics.DimensionQuery) ([]analytics.DimensionCount, error) {
+	if f.err == nil {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return nil, f.err
+}
+
 // failingStore takes no batch and keeps no key.
 type failingStore struct{ err error }
 

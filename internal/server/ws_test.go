@@ -334,3 +334,26 @@ func TestLiveOutlivesHTTPTimeouts(t *testing.T) {
 		t.Fatalf("after the HTTP timeouts: %s", got)
 	}
 }
+
+// TestLiveDimensionCounts: the second catalogue function is live too
+// (its query has no bound Until knows, so every write to the account
+// re-runs it); where and order_by apply as on HTTP.
+func TestLiveDimensionCounts(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{})
+	w := s.DialWS(t, "graphql-transport-ws")
+	w.Init(t, map[string]string{"X-Moveo-Account-Id": acct})
+	const sub = `subscription { session_dimension_counts(args: {}, where: {dimension: {_eq: "channel"}}, order_by: {value: asc}) { value sessions } }`
+	w.Subscribe(t, "1", sub, nil)
+	if got := payload(w.Expect(t, "next", "1")); got != `{"data":{"session_dimension_counts":[]}}` {
+		t.Fatalf("first result %s", got)
+	}
+	s.Ingest(t, rec("a", `,"channel":"web"`)+"\n"+rec("b", `,"channel":"email"`))
+	want := `{"data":{"session_dimension_counts":[{"value":"email","sessions":1},{"value":"web","sessions":1}]}}`
+	if got := payload(w.Expect(t, "next", "1")); got != want {
+		t.Fatalf("after a write %s", got)
+	}
+	code, body := s.Post(t, "/v1/graphql", map[string]string{"X-Moveo-Account-Id": acct}, servertest.MustJSON(map[string]any{"query": "query" + strings.TrimPrefix(sub, "subscription")}))
+	if code != 200 || string(body) != want {
+		t.Fatalf("HTTP answers %d %s", code, body)
+	}
+}

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tally-server/tally/internal/session"
@@ -35,6 +34,11 @@ type Config struct {
 	// Parallel is how many connections one long query may use at once
 	// (default 2; 1 disables splitting).
 	Parallel int
+	// WriteAttempts is how many times a write batch is tried when it
+	// fails with a serialization failure or deadlock (default 5; 1 does
+	// not retry). Tally's own writers never deadlock each other
+	// (write.go); other writers of the tables still may.
+	WriteAttempts int
 	// Logger receives migrations and retries; nil discards them.
 	Logger *slog.Logger
 }
@@ -47,6 +51,9 @@ func (c Config) WithDefaults() Config {
 	if c.Parallel <= 0 {
 		c.Parallel = 2
 	}
+	if c.WriteAttempts <= 0 {
+		c.WriteAttempts = 5
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -55,9 +62,10 @@ func (c Config) WithDefaults() Config {
 
 // Store is the PostgreSQL backend. It is safe for concurrent use.
 type Store struct {
-	pool     *pgxpool.Pool
-	log      *slog.Logger
-	parallel int
+	pool          *pgxpool.Pool
+	log           *slog.Logger
+	parallel      int
+	writeAttempts int
 }
 
 // migrations are applied in order under an advisory lock; the index is the
@@ -128,7 +136,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
-	s := &Store{pool: pool, log: cfg.Logger, parallel: cfg.Parallel}
+	s := &Store{pool: pool, log: cfg.Logger, parallel: cfg.Parallel, writeAttempts: cfg.WriteAttempts}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -141,8 +149,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 }
 
 // Connect is Open, retrying with backoff (0.5 s doubling to 30 s) while
-// the database is unreachable, so that Tally and its database can start
-// in any order. Other errors — a wrong URL, password or schema — will not
+// the database is unreachable or refuses for a while (too many
+// connections, starting up), so that Tally and its database can start in
+// any order. Other errors — a wrong URL, password or schema — will not
 // fix themselves and are returned at once, as is ctx's error when it ends.
 func Connect(ctx context.Context, cfg Config) (*Store, error) {
 	log := cfg.WithDefaults().Logger
@@ -152,7 +161,7 @@ func Connect(ctx context.Context, cfg Config) (*Store, error) {
 		if err == nil {
 			return store, nil
 		}
-		if !errors.Is(err, ErrUnavailable) {
+		if !errors.Is(err, session.ErrTemporary) || ctx.Err() != nil {
 			return nil, err
 		}
 		log.Warn("PostgreSQL is unreachable; retrying", "err", err, "in", delay)
@@ -177,19 +186,6 @@ func (s *Store) Ping(ctx context.Context) error {
 		return unavailable("ping", err)
 	}
 	return nil
-}
-
-// unavailable marks connection-level failures so that callers can tell
-// "the database is away" from a bug.
-func unavailable(op string, err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.SQLState() != "57P01" && pgErr.SQLState() != "57P02" && pgErr.SQLState() != "57P03" && pgErr.SQLState()[:2] != "08" {
-		return fmt.Errorf("%s: %w", op, err) // a server-side error: the database is there
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
 }
 
 // migrationLock is the advisory lock key that serialises migrations of
