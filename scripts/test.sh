@@ -26,8 +26,10 @@ fi
 tally_ensure_node
 # The Node clients of the client tests, pinned by their lock files:
 # graphql-js (the reference implementation) in clients/graphql-js;
-# graphql-request, Apollo Client and urql in clients/node.
-for dir in clients/graphql-js clients/node; do
+# graphql-request, Apollo Client and urql in clients/node; graphql-ws,
+# Apollo Client and subscriptions-transport-ws (live queries) in
+# clients/live.
+for dir in clients/graphql-js clients/node clients/live; do
   echo "--- npm ci ($dir)"
   npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
 done

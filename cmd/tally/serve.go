@@ -40,6 +40,7 @@ type serveFlags struct {
 	poolSize       *int
 	gql            graphqlFlags
 	corsOrigins    *string
+	live           *liveFlags
 }
 
 func newServeFlags(name string, stderr io.Writer, getenv func(string) string, isDemo bool) (*flag.FlagSet, *serveFlags, *envFlags) {
@@ -64,6 +65,7 @@ func newServeFlags(name string, stderr io.Writer, getenv func(string) string, is
 		corsOrigins:    ef.String("cors-origins", "*", "origins browsers may call from, comma-separated (https://app.example.com, http://localhost:3000, https://*.example.com); * allows every origin"),
 	}
 	f.gql = newGraphQLFlags(ef)
+	f.live = addLiveFlags(ef)
 	if !isDemo {
 		f.databaseURL = ef.String("database-url", "", "PostgreSQL URL (postgres://user:pass@host/db): keep sessions and keys there instead of --data-dir, so replicas can share them")
 		f.poolSize = ef.Int("db-pool-size", postgres.Config{}.WithDefaults().PoolSize, "most PostgreSQL connections this replica opens, with --database-url")
@@ -107,7 +109,7 @@ func (f *serveFlags) validate() []string {
 	if f.demoDays != nil && (*f.demoDays <= 0 || *f.demoPerDay <= 0) {
 		errs = append(errs, "--demo-days and --demo-per-day must be positive")
 	}
-	return errs
+	return append(errs, f.live.validate()...)
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, isDemo bool) int {
@@ -171,6 +173,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	// Deferred after be.close, so it runs first: the writes of a key's
 	// last use stop before the store closes.
 	defer authn.Close()
+	hub, stopLive := startLive(be, f.live, *f.queryTimeout, reg, log)
+	defer stopLive(context.Background())
 	scfg := server.Config{
 		MaxQueryBytes:  *f.maxQueryBytes,
 		MaxIngestBytes: *f.maxIngestBytes,
@@ -183,6 +187,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Health:         be.Health,
 		CORSOrigins:    strings.Split(*f.corsOrigins, ","),
 		REST:           server.RESTConfig{Catalogue: cat, Source: be, Limits: gcfg.Limits},
+		Live:           hub,
 	}
 	if isDemo {
 		scfg.Console = consoleDefaults(data)
@@ -223,6 +228,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	stopLive(sctx) // WebSockets close with 1001; Shutdown does not wait for them
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("shutdown", "err", err)
 		return exitFailure

@@ -20,6 +20,7 @@ import (
 	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/apikey"
 	"github.com/tally-server/tally/internal/engine"
+	"github.com/tally-server/tally/internal/live/feed"
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/session"
 	"github.com/tally-server/tally/internal/store/sqlite"
@@ -52,6 +53,7 @@ type Backend struct {
 	store *sqlite.Store
 	index *engine.Index
 	log   *slog.Logger
+	feed  feed.Feed // the change feed of live queries (changes.go)
 }
 
 // Open opens the store in cfg.Dir, runs cfg.Prepare, and loads every
@@ -121,6 +123,7 @@ func (b *Backend) Ingest(ctx context.Context, recs []session.Record) (accepted, 
 	b.index.Apply(changes)
 	// The change feed of live queries publishes here: under mu, so its
 	// subscribers see the changes in the store's order.
+	b.feed.Publish(feed.Event{Changes: feed.Summarize(changes)})
 	return len(changes), ignored, nil
 }
 

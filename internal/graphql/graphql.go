@@ -284,51 +284,76 @@ func (e *Executor) execute(r *run, req *Request) Result {
 	if req.hashOnly() {
 		return errorResult(NewError(CodeNotSupported, ErrPersistedQueryNotSupported))
 	}
+	o, gerr := e.operation(r, req)
+	if gerr != nil {
+		return errorResult(gerr)
+	}
+	if o.op.Operation == ast.Subscription {
+		return errorResult(NewError(CodeUnexpectedPayload, "subscriptions are not supported over HTTP, use websockets instead"))
+	}
+	if gerr := checkUses(o.uses, o.vars); gerr != nil {
+		return errorResult(gerr)
+	}
+	return o.execute(r)
+}
+
+// operation makes the checks of req that come before its transport's
+// (HTTP refuses subscriptions): variables decoded, document prepared,
+// operation selected, its checks, variables resolved. The Operation
+// holds the caller of r.
+func (e *Executor) operation(r *run, req *Request) (*Operation, *Error) {
 	var vars map[string]any
 	if len(req.Variables) > 0 && string(req.Variables) != "null" {
 		// Each level takes two brackets: short variables need no scan.
 		if len(req.Variables) > 2*e.cfg.MaxDepth {
 			if d := jsonDepth(req.Variables) - 1; d > e.cfg.MaxDepth {
-				return errorResult(e.depthError(nil, "the variables", d))
+				return nil, e.depthError(nil, "the variables", d)
 			}
 		}
 		var err error
 		if vars, err = decodeVariables(req.Variables); err != nil {
 			at := (*path)(nil).child("variables")
-			return errorResult(newError(CodeParseFailed, &at, "variables must be a JSON object mapping variable names to values"+err.Error()))
+			return nil, newError(CodeParseFailed, &at, "variables must be a JSON object mapping variable names to values"+err.Error())
 		}
 	}
 	p := e.prepare(r, *req.Query)
 	if p.err != nil {
-		return errorResult(p.err)
+		return nil, p.err
 	}
 	op, gerr := selectOperation(p.doc, req.OperationName)
 	if gerr != nil {
-		return errorResult(gerr)
+		return nil, gerr
 	}
 	c, gerr := p.check(r, e, op)
 	if gerr != nil {
-		return errorResult(gerr)
+		return nil, gerr
 	}
 	if c.early != nil {
-		return errorResult(c.early)
+		return nil, c.early
 	}
 	if vars, gerr = e.resolveVariables(op, c, vars); gerr != nil {
-		return errorResult(gerr)
+		return nil, gerr
 	}
 	if c.late != nil {
-		return errorResult(c.late)
+		return nil, c.late
 	}
-	if op.Operation == ast.Subscription {
-		return errorResult(NewError(CodeUnexpectedPayload, "subscriptions are not supported over HTTP, use websockets instead"))
+	return &Operation{e: e, caller: r.caller, p: p, op: op, uses: c.uses, vars: vars}, nil
+}
+
+// execute runs the operation's root fields within r.
+func (o *Operation) execute(r *run) Result {
+	x := execution{e: o.e, r: r, collector: collector{doc: o.p.doc, frags: o.p.frags, vars: o.vars}}
+	var (
+		data node
+		err  error
+	)
+	if o.op.Operation == ast.Subscription {
+		data, err = x.subscriptionFields(o.op.SelectionSet)
+	} else {
+		data, err = x.rootFields(o.op.SelectionSet)
 	}
-	if gerr := checkUses(c.uses, vars); gerr != nil {
-		return errorResult(gerr)
-	}
-	x := execution{e: e, r: r, collector: collector{doc: p.doc, frags: p.frags, vars: vars}}
-	data, err := x.rootFields(op.SelectionSet)
 	if err != nil {
-		return errorResult(e.toError(r, "counting", err))
+		return errorResult(o.e.toError(r, "counting", err))
 	}
 	return Result{data: data, collector: x.collector}
 }

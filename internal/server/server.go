@@ -24,6 +24,7 @@ import (
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/ingest"
+	"github.com/tally-server/tally/internal/live"
 )
 
 // Config configures the server. Zero values take the defaults
@@ -49,6 +50,9 @@ type Config struct {
 	// CORSOrigins are the origins browsers may call Tally from
 	// (transport.go); empty allows every origin, as Hasura does.
 	CORSOrigins []string
+	// Live serves subscriptions over WebSocket on /v1/graphql (ws.go);
+	// nil leaves upgrades to the GET handler.
+	Live *live.Hub
 }
 
 // WithDefaults returns c with every unset field at its default.
@@ -111,7 +115,7 @@ func New(cfg Config, exec *graphql.Executor, authn *auth.Authenticator, ing Inge
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/graphql", s.instrument("graphql", s.graphql))
-	mux.Handle("GET /v1/graphql", s.instrument("graphql", s.graphqlGet))
+	mux.Handle("GET /v1/graphql", s.websocketOr(s.instrument("graphql", s.graphqlGet)))
 	mux.Handle("POST /v1/sessions", s.instrument("sessions", s.sessions))
 	mux.Handle("GET /healthz", s.instrument("healthz", s.healthz))
 	mux.Handle("GET /hasura/healthz", s.instrument("healthz", s.healthz))

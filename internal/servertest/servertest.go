@@ -30,6 +30,7 @@ import (
 	"github.com/tally-server/tally/internal/engine"
 	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/ingest"
+	"github.com/tally-server/tally/internal/live"
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/store/postgres"
 )
@@ -62,6 +63,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Console is what the browser pages start with.
 	Console server.ConsoleConfig
+	// Live configures the live queries (WebSocket on /v1/graphql);
+	// zero values take the defaults.
+	Live live.Config
+	// HTTPTimeout, when set, is the HTTP server's read and write timeout,
+	// as tally serve sets them.
+	HTTPTimeout time.Duration
 }
 
 // Server is a running Tally. The helpers send Secret as X-Admin-Secret
@@ -74,6 +81,10 @@ type Server struct {
 	Embedded *embedded.Backend
 	// Postgres is the backend, or nil on the embedded one.
 	Postgres *postgres.Store
+	// Hub runs the live queries, fed by the backend's change feed.
+	Hub *live.Hub
+
+	stopLive func()
 }
 
 // backend is what the wiring needs of either backend.
@@ -123,6 +134,7 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	authn := auth.New(auth.Config{AdminSecret: o.AdminSecret, Keys: be})
 	t.Cleanup(authn.Close)
+	s.startLive(o)
 	srv := server.New(server.Config{
 		MaxIngestBytes: o.MaxIngest,
 		Ingest:         ingest.Config{MaxRecords: o.MaxRecords},
@@ -135,9 +147,13 @@ func Start(t testing.TB, o Options) *Server {
 		Logger:         o.Logger,
 		Console:        o.Console,
 		REST:           server.RESTConfig{Catalogue: cat, Source: be, Limits: gcfg.Limits},
+		Live:           s.Hub,
 	}, exec, authn, be)
-	hs := httptest.NewServer(srv.Handler())
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Config.ReadTimeout, hs.Config.WriteTimeout = o.HTTPTimeout, o.HTTPTimeout
+	hs.Start()
 	t.Cleanup(hs.Close)
+	t.Cleanup(s.stopLive) // before the HTTP server, as tally serve does
 	s.URL = hs.URL
 	return s
 }

@@ -174,9 +174,9 @@ func (s *Store) ingestOnce(ctx context.Context, plan []*accountWrite, recs []ses
 		if err := updateStored(ctx, tx, plan, stored, written); err != nil {
 			return err
 		}
-		// The change feed of live queries (issue 13) sends its NOTIFY
-		// here: inside the transaction, so it is delivered at COMMIT.
-		return nil
+		// The change feed of live queries sends its NOTIFY here: inside
+		// the transaction, so it is delivered at COMMIT (notify.go).
+		return notifyChanges(ctx, tx, changes)
 	})
 	return accepted, ignored, err
 }
