@@ -33,6 +33,9 @@ type serveFlags struct {
 	maxQueryBytes  *int64
 	maxIngestBytes *int64
 	queryTimeout   *time.Duration
+	bodiesInFlight *int64
+	bodyIdle       *time.Duration
+	bodyTimeout    *time.Duration
 	logLevel       *string
 	demoDays       *int
 	demoPerDay     *int
@@ -58,6 +61,9 @@ func newServeFlags(name string, stderr io.Writer, getenv func(string) string, is
 		maxQueryBytes:  ef.Int64("max-query-bytes", srv.MaxQueryBytes, "largest /v1/graphql request body"),
 		maxIngestBytes: ef.Int64("max-ingest-bytes", srv.MaxIngestBytes, "largest /v1/sessions request body, after decompression"),
 		queryTimeout:   ef.Duration("query-timeout", srv.QueryTimeout, "longest a GraphQL request may run"),
+		bodiesInFlight: ef.Int64("max-body-bytes-in-flight", srv.MaxBodyBytesInFlight, "most bytes of request bodies held at once, over all connections; past it, requests with large bodies get 503 and Retry-After"),
+		bodyIdle:       ef.Duration("body-idle-timeout", srv.BodyIdleTimeout, "longest wait for the next bytes of a request body"),
+		bodyTimeout:    ef.Duration("body-timeout", srv.BodyTimeout, "longest a whole request (headers and body) may take to arrive"),
 		logLevel:       ef.String("log-level", "info", "debug, info, warn or error"),
 	}
 	if !isDemo {
@@ -88,6 +94,12 @@ func (f *serveFlags) validate() []string {
 	}
 	if *f.queryTimeout <= 0 {
 		errs = append(errs, "--query-timeout must be positive")
+	}
+	if *f.bodiesInFlight <= 0 {
+		errs = append(errs, "--max-body-bytes-in-flight must be positive")
+	}
+	if *f.bodyIdle <= 0 || *f.bodyTimeout <= 0 {
+		errs = append(errs, "--body-idle-timeout and --body-timeout must be positive")
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*f.logLevel)); err != nil {
@@ -158,15 +170,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	// last use stop before the store closes.
 	defer authn.Close()
 	scfg := server.Config{
-		MaxQueryBytes:  *f.maxQueryBytes,
-		MaxIngestBytes: *f.maxIngestBytes,
-		QueryTimeout:   *f.queryTimeout,
-		Version:        version,
-		Logger:         log,
-		Registry:       reg,
-		Sessions:       be.sessions,
-		Keys:           be,
-		Health:         be.Health,
+		MaxQueryBytes:        *f.maxQueryBytes,
+		MaxIngestBytes:       *f.maxIngestBytes,
+		QueryTimeout:         *f.queryTimeout,
+		MaxBodyBytesInFlight: *f.bodiesInFlight,
+		BodyIdleTimeout:      *f.bodyIdle,
+		BodyTimeout:          *f.bodyTimeout,
+		Version:              version,
+		Logger:               log,
+		Registry:             reg,
+		Sessions:             be.sessions,
+		Keys:                 be,
+		Health:               be.Health,
 	}
 	if isDemo {
 		scfg.Console = consoleDefaults(data)
@@ -188,9 +203,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute,
-		WriteTimeout:      *f.queryTimeout + 30*time.Second,
-		IdleTimeout:       2 * time.Minute,
+		// The server reads bodies with a deadline per read
+		// (--body-idle-timeout) that never passes this one.
+		ReadTimeout:  *f.bodyTimeout,
+		WriteTimeout: *f.queryTimeout + 30*time.Second,
+		IdleTimeout:  2 * time.Minute,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
