@@ -142,3 +142,40 @@ type codeError struct{ code int }
 
 func (e *codeError) Error() string { return fmt.Sprintf("sqlite error (%d)", e.code) }
 func (e *codeError) Code() int     { return e.code }
+
+// TestReadOnlyStoreFailsItsWriteCheck: a store whose writes SQLite refuses
+// as read-only (query_only gives the SQLITE_READONLY a read-only file
+// does) fails writes with *ReadOnlyError, permanent, and CheckWrite says
+// so until writes work again.
+func TestReadOnlyStoreFailsItsWriteCheck(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CheckWrite(ctx); err != nil {
+		t.Fatalf("a new store: %v", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `PRAGMA query_only = ON`); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.Upsert(ctx, []session.Record{record(1)})
+	var re *ReadOnlyError
+	if !errors.As(err, &re) || errors.Is(err, session.ErrTemporary) || !strings.Contains(err.Error(), "read-only") || !strings.Contains(err.Error(), s.Path()) {
+		t.Fatalf("a write to a read-only store: %v (%T)", err, err)
+	}
+	// Reported at once, although the last probe passed moments ago.
+	if err := s.CheckWrite(ctx); !errors.As(err, &re) {
+		t.Fatalf("CheckWrite after a read-only failure: %v", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `PRAGMA query_only = OFF`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Upsert(ctx, []session.Record{record(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckWrite(ctx); err != nil {
+		t.Fatalf("CheckWrite once a write succeeded: %v", err)
+	}
+}
