@@ -36,6 +36,9 @@ type serveFlags struct {
 	bodiesInFlight *int64
 	bodyIdle       *time.Duration
 	bodyTimeout    *time.Duration
+	heavyCost      *int64
+	maxHeavy       *int
+	maxQueued      *int
 	logLevel       *string
 	demoDays       *int
 	demoPerDay     *int
@@ -53,6 +56,7 @@ func newServeFlags(name string, stderr io.Writer, getenv func(string) string, is
 	}
 	// Each default is the one its package defines.
 	srv := server.Config{}.WithDefaults()
+	adm := analytics.AdmissionConfig{}.WithDefaults()
 	f := &serveFlags{
 		listen:         ef.String("listen", "127.0.0.1:8080", "address to listen on; without --admin-secret keep it on loopback"),
 		dataDir:        ef.String("data-dir", dataDir, "directory of the embedded store"),
@@ -64,6 +68,9 @@ func newServeFlags(name string, stderr io.Writer, getenv func(string) string, is
 		bodiesInFlight: ef.Int64("max-body-bytes-in-flight", srv.MaxBodyBytesInFlight, "most bytes of request bodies held at once, over all connections; past it, requests with large bodies get 503 and Retry-After"),
 		bodyIdle:       ef.Duration("body-idle-timeout", srv.BodyIdleTimeout, "longest wait for the next bytes of a request body"),
 		bodyTimeout:    ef.Duration("body-timeout", srv.BodyTimeout, "longest a whole request (headers and body) may take to arrive"),
+		heavyCost:      ef.Int64("heavy-query-cost", adm.HeavyCost, "cost from which a query is heavy and waits for a turn: stored rows it reads plus 512 per bucket it answers"),
+		maxHeavy:       ef.Int("max-heavy-queries", 0, "heavy queries that run at once; 0 means the number of CPUs minus one (at least one)"),
+		maxQueued:      ef.Int("max-heavy-queued", adm.MaxQueued, "heavy queries that may wait for a turn; past it a heavy query is refused at once"),
 		logLevel:       ef.String("log-level", "info", "debug, info, warn or error"),
 	}
 	if !isDemo {
@@ -100,6 +107,9 @@ func (f *serveFlags) validate() []string {
 	}
 	if *f.bodyIdle <= 0 || *f.bodyTimeout <= 0 {
 		errs = append(errs, "--body-idle-timeout and --body-timeout must be positive")
+	}
+	if *f.heavyCost <= 0 || *f.maxQueued <= 0 || *f.maxHeavy < 0 {
+		errs = append(errs, "--heavy-query-cost and --max-heavy-queued must be positive, --max-heavy-queries 0 or more")
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*f.logLevel)); err != nil {
@@ -160,7 +170,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: *f.maxBuckets}, Logger: log}, analytics.NewCatalogue(), be)
+	admission := newAdmission(analytics.AdmissionConfig{HeavyCost: *f.heavyCost, MaxHeavy: *f.maxHeavy, MaxQueued: *f.maxQueued}, reg)
+	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: *f.maxBuckets}, Logger: log}, analytics.NewCatalogue(), admission.Source(be))
 	if err != nil {
 		log.Error("cannot build the GraphQL schema", "err", err)
 		return exitFailure
@@ -229,6 +240,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return exitFailure
 	}
 	return exitOK
+}
+
+// newAdmission is the budget of heavy queries, its refusals worded as a
+// GraphQL error (data-exception, naming the flag) and its state in the
+// metrics.
+func newAdmission(cfg analytics.AdmissionConfig, reg *prometheus.Registry) *analytics.Admission {
+	cfg.Refused = func(e *analytics.BusyError) error { return graphql.NewError(graphql.CodeDataException, e.Error()) }
+	a := analytics.NewAdmission(cfg)
+	if reg != nil {
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tally_heavy_queries_running", Help: "Heavy queries holding a turn (--max-heavy-queries)."}, func() float64 { return float64(a.Running()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tally_heavy_queries_queued", Help: "Heavy queries waiting for a turn (--max-heavy-queued)."}, func() float64 { return float64(a.Queued()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tally_heavy_queries_refused_total", Help: "Heavy queries refused because the queue was full."}, func() float64 { return float64(a.Refusals()) }),
+		)
+	}
+	return a
 }
 
 func isLoopback(host string) bool {

@@ -54,6 +54,9 @@ type Options struct {
 	// Configure, when set, adjusts the server's Config before it starts
 	// (the limits of a test that provokes them).
 	Configure func(*server.Config)
+	// Admission is the budget of heavy queries; zero values take the
+	// defaults, as tally serve does.
+	Admission analytics.AdmissionConfig
 }
 
 // Server is a running Tally. The helpers send Secret as X-Admin-Secret
@@ -104,7 +107,11 @@ func Start(t testing.TB, o Options) *Server {
 		s.Embedded, be = b, b
 		sessions = func() float64 { return float64(b.Sessions()) }
 	}
-	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: o.MaxBuckets}}, analytics.NewCatalogue(), be)
+	// As tally serve wires it: heavy queries admitted by cost, refusals
+	// worded as a GraphQL data-exception.
+	adm := o.Admission
+	adm.Refused = func(e *analytics.BusyError) error { return graphql.NewError(graphql.CodeDataException, e.Error()) }
+	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: o.MaxBuckets}}, analytics.NewCatalogue(), analytics.NewAdmission(adm).Source(be))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,7 @@ type Store struct {
 	pool     *pgxpool.Pool
 	log      *slog.Logger
 	parallel int
+	stats    tableStats // planner statistics for EstimateCount (cost.go)
 }
 
 // migrations are applied in order under an advisory lock; the index is the
