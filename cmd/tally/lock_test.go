@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tally-server/tally/internal/servertest"
 )
 
 // runBinary runs the built tally with args and returns its exit code and
@@ -52,6 +54,7 @@ func TestOneProcessOwnsTheDataDirectory(t *testing.T) {
 	if got := dayCounts(t, p.URL, 1); len(got) != 1 || got[0] != 0 {
 		t.Errorf("the refused import reached the server's store: %v", got)
 	}
+	(&servertest.Server{URL: p.URL}).CheckAlive(t)
 
 	// kill -9 leaves the lock file but not the lock: the next owner takes
 	// it without ceremony.

@@ -69,6 +69,8 @@ type Server struct {
 	Embedded *embedded.Backend
 	// Postgres is the backend, or nil on the embedded one.
 	Postgres *postgres.Store
+	// Admission is the budget of heavy queries the server runs under.
+	Admission *analytics.Admission
 }
 
 // backend is what the wiring needs of either backend.
@@ -111,7 +113,8 @@ func Start(t testing.TB, o Options) *Server {
 	// worded as a GraphQL data-exception.
 	adm := o.Admission
 	adm.Refused = func(e *analytics.BusyError) error { return graphql.NewError(graphql.CodeDataException, e.Error()) }
-	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: o.MaxBuckets}}, analytics.NewCatalogue(), analytics.NewAdmission(adm).Source(be))
+	s.Admission = analytics.NewAdmission(adm)
+	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: o.MaxBuckets}}, analytics.NewCatalogue(), s.Admission.Source(be))
 	if err != nil {
 		t.Fatal(err)
 	}
