@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tally-server/tally/internal/session"
 )
@@ -63,4 +64,31 @@ func TestCSVTextIsValidUTF8(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "session_id") || !strings.Contains(err.Error(), "NUL") {
 		t.Errorf("CSV with NUL: %v", err)
 	}
+}
+
+// FuzzReadBatchesCSV: any CSV file either loads or fails with an error; it
+// never panics, and what it loads is valid text (tally import's parser).
+func FuzzReadBatchesCSV(f *testing.F) {
+	for _, s := range []string{
+		"session_id,start_time\na,2024-01-08\n",
+		"session_id,start_time,agent_ids,is_test,brain_version\na,2024-01-08,\"[\"\"x\"\"]\",t,3\nb,2024-01-09,\"{y,z}\",false,\n",
+		"session_id,start_time,channel\n\"a\nb\",2024-01-08,w\xffb\n",
+		"session_id\n", "", "\"", "session_id,start_time\na,2024-01-08,extra\n",
+		"session_id,start_time,agent_ids\na,2024-01-08,\"{\"\"\\\\u0000\"\"}\"\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, file string) {
+		err := ReadBatches(strings.NewReader(file), FormatCSV, account, 7, func(recs []session.Record) error {
+			for _, r := range recs {
+				for _, s := range append([]string{r.SessionID, r.Channel.String}, r.AgentIDs...) {
+					if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+						t.Fatalf("text %q loaded from %q", s, file)
+					}
+				}
+			}
+			return nil
+		})
+		_ = err // any error is an answer; the property is no panic and valid text
+	})
 }
