@@ -19,6 +19,7 @@ import (
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/demo"
 	"github.com/tally-server/tally/internal/graphql"
+	"github.com/tally-server/tally/internal/ingest"
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/store/postgres"
 	"github.com/tally-server/tally/internal/store/sqlite"
@@ -32,6 +33,7 @@ type serveFlags struct {
 	maxBuckets     *int
 	maxQueryBytes  *int64
 	maxIngestBytes *int64
+	maxRecords     *int
 	queryTimeout   *time.Duration
 	bodiesInFlight *int64
 	bodyIdle       *time.Duration
@@ -64,6 +66,7 @@ func newServeFlags(name string, stderr io.Writer, getenv func(string) string, is
 		maxBuckets:     ef.Int("max-buckets", analytics.Limits{}.WithDefaults().MaxBuckets, "most buckets one query may return"),
 		maxQueryBytes:  ef.Int64("max-query-bytes", srv.MaxQueryBytes, "largest /v1/graphql request body"),
 		maxIngestBytes: ef.Int64("max-ingest-bytes", srv.MaxIngestBytes, "largest /v1/sessions request body, after decompression"),
+		maxRecords:     ef.Int("max-ingest-records", srv.Ingest.MaxRecords, "most records one /v1/sessions batch may hold"),
 		queryTimeout:   ef.Duration("query-timeout", srv.QueryTimeout, "longest a GraphQL request may run"),
 		bodiesInFlight: ef.Int64("max-body-bytes-in-flight", srv.MaxBodyBytesInFlight, "most bytes of request bodies held at once, over all connections; past it, requests with large bodies get 503 and Retry-After"),
 		bodyIdle:       ef.Duration("body-idle-timeout", srv.BodyIdleTimeout, "longest wait for the next bytes of a request body"),
@@ -96,8 +99,8 @@ func (f *serveFlags) validate() []string {
 	if *f.maxBuckets <= 0 {
 		errs = append(errs, "--max-buckets must be positive")
 	}
-	if *f.maxQueryBytes <= 0 || *f.maxIngestBytes <= 0 {
-		errs = append(errs, "--max-query-bytes and --max-ingest-bytes must be positive")
+	if *f.maxQueryBytes <= 0 || *f.maxIngestBytes <= 0 || *f.maxRecords <= 0 {
+		errs = append(errs, "--max-query-bytes, --max-ingest-bytes and --max-ingest-records must be positive")
 	}
 	if *f.queryTimeout <= 0 {
 		errs = append(errs, "--query-timeout must be positive")
@@ -183,6 +186,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	scfg := server.Config{
 		MaxQueryBytes:        *f.maxQueryBytes,
 		MaxIngestBytes:       *f.maxIngestBytes,
+		Ingest:               ingest.Config{MaxRecords: *f.maxRecords},
 		QueryTimeout:         *f.queryTimeout,
 		MaxBodyBytesInFlight: *f.bodiesInFlight,
 		BodyIdleTimeout:      *f.bodyIdle,

@@ -85,7 +85,7 @@ func (e *BatchError) Error() string {
 type TooManyError struct{ Max int }
 
 func (e *TooManyError) Error() string {
-	return fmt.Sprintf("the batch has more than %d records, the limit per request; split it into smaller batches", e.Max)
+	return fmt.Sprintf("the batch has more than %d records, the limit per request (--max-ingest-records); split it into smaller batches", e.Max)
 }
 
 // SyntaxError is a body that is not NDJSON or a JSON array of objects.
