@@ -164,11 +164,11 @@ func runSoak(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 					fresh = *batch / 2
 					for range *batch - fresh {
 						old := rng.Intn(next)
-						sessionJSON(&b, rand.New(rand.NewSource(int64(old))), t.account, fmt.Sprintf("soak%d", i), old)
+						sessionJSON(&b, rand.New(rand.NewSource(int64(old))), t.account, fmt.Sprintf("soak%x-%d", *seed, i), old)
 					}
 				}
 				for k := range fresh {
-					sessionJSON(&b, rand.New(rand.NewSource(int64(next+k))), t.account, fmt.Sprintf("soak%d", i), next+k)
+					sessionJSON(&b, rand.New(rand.NewSource(int64(next+k))), t.account, fmt.Sprintf("soak%x-%d", *seed, i), next+k)
 				}
 				r := t.post(context.Background(), "/v1/sessions", "application/x-ndjson", []byte(b.String()), true)
 				switch {
