@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/tally-server/tally/internal/analytics"
@@ -70,4 +71,28 @@ func query(t *testing.T, from, to string, span pgtext.Interval) *analytics.Inter
 		t.Fatal(err)
 	}
 	return q
+}
+
+// TestHealthSaysReadOnly: a database that answers but refuses writes
+// fails the health check with the reason.
+func TestHealthSaysReadOnly(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	s, err := Open(ctx, Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Health(ctx); err != nil {
+		t.Fatalf("a writable database: %v", err)
+	}
+	var db string
+	s.pool.QueryRow(ctx, `SELECT current_database()`).Scan(&db)
+	if _, err := s.pool.Exec(ctx, `ALTER DATABASE "`+db+`" SET default_transaction_read_only = on`); err != nil {
+		t.Fatal(err)
+	}
+	s.pool.Reset() // new connections take the setting
+	if err := s.Health(ctx); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("a read-only database: %v", err)
+	}
 }
