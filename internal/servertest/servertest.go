@@ -307,6 +307,18 @@ func Seed(t testing.TB) int64 {
 	return s
 }
 
+// CopyData copies the embedded store's data into a new temporary data
+// directory and returns it: the data of a restarted server, since two
+// servers may not share a data directory.
+func (s *Server) CopyData(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := s.Embedded.Store().CopyTo(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // AliveWithin is how long CheckAlive waits for { __typename }: the bound
 // issue 9 sets for a server under attack.
 const AliveWithin = 2 * time.Second

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tally-server/tally/internal/disktest"
+	"github.com/tally-server/tally/internal/session"
 )
 
 func TestLockDirExcludesASecondHolder(t *testing.T) {
@@ -73,4 +74,29 @@ func readOnlyDir(t *testing.T) string {
 	dir := disktest.Tmpfs(t, 1<<20)
 	disktest.Remount(t, dir, true)
 	return dir
+}
+
+// TestCopyTo: a copy made while the store is open holds what it held.
+func TestCopyTo(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, _, err := s.Upsert(ctx, []session.Record{record(1), record(2)}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "copy")
+	if err := s.CopyTo(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if n, err := c.Count(ctx); err != nil || n != 2 {
+		t.Fatalf("the copy holds %d sessions (%v), want 2", n, err)
+	}
 }
