@@ -72,7 +72,7 @@ func newServeFlags(name string, stderr io.Writer, getenv func(string) string, is
 		bodyIdle:       ef.Duration("body-idle-timeout", srv.BodyIdleTimeout, "longest wait for the next bytes of a request body"),
 		bodyTimeout:    ef.Duration("body-timeout", srv.BodyTimeout, "longest a whole request (headers and body) may take to arrive"),
 		heavyCost:      ef.Int64("heavy-query-cost", adm.HeavyCost, "cost from which a query is heavy and waits for a turn: stored rows it reads plus 512 per bucket it answers"),
-		maxHeavy:       ef.Int("max-heavy-queries", 0, "heavy queries that run at once; 0 means the number of CPUs minus one (at least one)"),
+		maxHeavy:       ef.Int("max-heavy-queries", 0, "heavy queries that run at once; 0 means the number of CPUs minus one on the embedded store, half of --db-pool-size minus one on PostgreSQL (at least one)"),
 		maxQueued:      ef.Int("max-heavy-queued", adm.MaxQueued, "heavy queries that may wait for a turn; past it a heavy query is refused at once"),
 		logLevel:       ef.String("log-level", "info", "debug, info, warn or error"),
 	}
@@ -173,7 +173,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	admission := newAdmission(analytics.AdmissionConfig{HeavyCost: *f.heavyCost, MaxHeavy: *f.maxHeavy, MaxQueued: *f.maxQueued}, reg)
+	maxHeavy := *f.maxHeavy
+	if maxHeavy == 0 && f.databaseURL != nil && *f.databaseURL != "" {
+		// On PostgreSQL a heavy query waits on the database, two
+		// connections at a time, rather than on this replica's cores:
+		// leave a few connections to the cheap queries.
+		maxHeavy = max(1, *f.poolSize/2-1)
+	}
+	admission := newAdmission(analytics.AdmissionConfig{HeavyCost: *f.heavyCost, MaxHeavy: maxHeavy, MaxQueued: *f.maxQueued}, reg)
 	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: *f.maxBuckets}, Logger: log}, analytics.NewCatalogue(), admission.Source(be))
 	if err != nil {
 		log.Error("cannot build the GraphQL schema", "err", err)
