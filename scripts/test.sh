@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The test command of the README: install what the tests need on a fresh
-# machine (PostgreSQL, Chromium, Node's graphql package), then vet and test
+# machine (PostgreSQL, Chromium, the Node GraphQL clients), then vet and test
 # everything. Tests that
 # need PostgreSQL start their own throwaway cluster; TALLY_REQUIRE_POSTGRES=1
 # and TALLY_REQUIRE_BROWSER=1 make them fail, not skip, when it cannot start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+. scripts/node-env.sh
+tally_ensure_go
 
 # PostgreSQL for the differential tests, Chromium for the page tests.
 missing=()
@@ -15,22 +18,19 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
   missing+=(chromium)
 fi
-if ! command -v npm >/dev/null 2>&1; then
-  missing+=(nodejs npm)
-fi
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "--- installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  tally_apt_install "${missing[@]}"
 fi
-# graphql-js, the reference GraphQL implementation, for the client test.
-echo "--- npm ci (clients/graphql-js)"
-npm ci --prefix clients/graphql-js --no-audit --no-fund --loglevel=error
-
-if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
-  export PATH="/usr/local/go/bin:$PATH"
-fi
+# Node.js and npm: Debian's, or Node.js 22 from the npm registry when
+# Debian's is too old to build the pages (node-env.sh).
+tally_ensure_node
+# The Node clients of the client tests, pinned by their lock files:
+# graphql-js (the reference implementation) in clients/graphql-js;
+# graphql-request, Apollo Client and urql in clients/node.
+for dir in clients/graphql-js clients/node; do
+  echo "--- npm ci ($dir)"
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+done
 
 # The build convention: go generate ./... builds the front end (npm ci and
 # Vite into web/dist) and embeds the toolchain's zone database; tests check

@@ -45,14 +45,6 @@ var dist embed.FS
 // README.txt.
 var Pages fs.FS = mustSub(dist, "dist")
 
-// FS holds the hand-written console.html that the server serves as
-// /console until it switches to Pages' console.html.
-//
-// Deprecated: use Page("console.html", …); FS goes once the server does.
-//
-//go:embed console.html
-var FS embed.FS
-
 //go:embed src/console/spec.graphql
 var specQuery string
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -239,4 +240,23 @@ func TestDefaultsMatchTheirTypeScript(t *testing.T) {
 	if fmt.Sprint(ts) != fmt.Sprint(goNames) {
 		t.Errorf("defaults.ts fields %v, Go JSON names %v", ts, goNames)
 	}
+}
+
+// TestUnitTestsInNode runs the pages' own unit tests (vitest: URL state,
+// query variables, CSV, ranges, the console's fetcher), so that go test
+// runs them too.
+func TestUnitTestsInNode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	_, modErr := os.Stat(filepath.Join("node_modules", "vitest", "vitest.mjs"))
+	if err != nil || modErr != nil {
+		if os.Getenv("TALLY_REQUIRE_NODE") == "1" {
+			t.Fatalf("node and web/node_modules are required (TALLY_REQUIRE_NODE=1; go generate ./web installs them): %v %v", err, modErr)
+		}
+		t.Skip("node or web/node_modules missing; go generate ./web installs them")
+	}
+	out, err := exec.Command(node, filepath.Join("node_modules", "vitest", "vitest.mjs"), "run", "--reporter=dot").CombinedOutput()
+	if err != nil {
+		t.Fatalf("vitest: %v\n%s", err, out)
+	}
+	t.Logf("%s", out)
 }

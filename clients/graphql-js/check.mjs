@@ -1,5 +1,5 @@
 // Checks a running Tally with graphql-js, the reference implementation:
-// fetch the standard introspection query, rebuild the schema with
+// fetch the introspection query with every option GraphiQL can turn on, rebuild the schema with
 // buildClientSchema, print it, validate the given documents against it,
 // and run them. Usage: node check.mjs URL ACCOUNT DOCUMENTS.json
 // DOCUMENTS.json maps a name to {"query": ..., "variables": ...}.
@@ -16,7 +16,7 @@ async function post(body) {
   return res.json();
 }
 
-const intro = await post({ query: getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, inputValueDeprecation: true }) });
+const intro = await post({ query: getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true }) });
 if (intro.errors) {
   console.log(JSON.stringify({ introspectionErrors: intro.errors }));
   process.exit(1);

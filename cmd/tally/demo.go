@@ -11,6 +11,7 @@ import (
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/session"
 	"github.com/tally-server/tally/internal/store/sqlite"
+	"github.com/tally-server/tally/web"
 )
 
 // What tally demo adds to serve: its data set, written to an empty data
@@ -65,18 +66,15 @@ func demoVariables(d demo.Dataset) map[string]any {
 }
 
 func consoleDefaults(d demo.Dataset) server.ConsoleConfig {
-	return server.ConsoleConfig{
-		Variables: demoVariables(d),
-		Headers:   map[string]string{"X-Moveo-Account-Id": d.Account.String()},
-	}
+	return server.ConsoleConfig{AccountID: d.Account.String(), Variables: demoVariables(d)}
 }
 
 func printDemoHelp(w io.Writer, addr string, d demo.Dataset) {
-	body, _ := json.Marshal(map[string]any{"query": server.SpecQuery, "variables": demoVariables(d)})
+	body, _ := json.Marshal(map[string]any{"query": web.SpecQuery, "variables": demoVariables(d)})
 	fmt.Fprintf(w, "\nDemo account %s, desks:", d.Account)
 	for _, desk := range d.Desks {
 		fmt.Fprintf(w, " %s (%s)", desk.Name, desk.ID)
 	}
-	fmt.Fprintf(w, "\n\nConsole: http://%s/console\n\nTry the SPEC query:\n\n", addr)
+	fmt.Fprintf(w, "\n\nDashboard: http://%s/dashboard\nConsole:   http://%s/console\n\nTry the SPEC query:\n\n", addr, addr)
 	fmt.Fprintf(w, "curl -s http://%s/v1/graphql -H 'Content-Type: application/json' -H 'X-Moveo-Account-Id: %s' -d '%s'\n\n", addr, d.Account, body)
 }

@@ -46,6 +46,8 @@ type serveFlags struct {
 	demoPerDay     *int
 	databaseURL    *string
 	poolSize       *int
+	gql            graphqlFlags
+	corsOrigins    *string
 }
 
 func newServeFlags(name string, stderr io.Writer, getenv func(string) string, isDemo bool) (*flag.FlagSet, *serveFlags, *envFlags) {
@@ -75,7 +77,9 @@ func newServeFlags(name string, stderr io.Writer, getenv func(string) string, is
 		maxHeavy:       ef.Int("max-heavy-queries", 0, "heavy queries that run at once; 0 means the number of CPUs minus one on the embedded store, half of --db-pool-size minus one on PostgreSQL (at least one)"),
 		maxQueued:      ef.Int("max-heavy-queued", adm.MaxQueued, "heavy queries that may wait for a turn; past it a heavy query is refused at once"),
 		logLevel:       ef.String("log-level", "info", "debug, info, warn or error"),
+		corsOrigins:    ef.String("cors-origins", "*", "origins browsers may call from, comma-separated (https://app.example.com, http://localhost:3000, https://*.example.com); * allows every origin"),
 	}
+	f.gql = newGraphQLFlags(ef)
 	if !isDemo {
 		f.databaseURL = ef.String("database-url", "", "PostgreSQL URL (postgres://user:pass@host/db): keep sessions and keys there instead of --data-dir, so replicas can share them")
 		f.poolSize = ef.Int("db-pool-size", postgres.Config{}.WithDefaults().PoolSize, "most PostgreSQL connections this replica opens, with --database-url")
@@ -114,6 +118,10 @@ func (f *serveFlags) validate() []string {
 	if *f.heavyCost <= 0 || *f.maxQueued <= 0 || *f.maxHeavy < 0 {
 		errs = append(errs, "--heavy-query-cost and --max-heavy-queued must be positive, --max-heavy-queries 0 or more")
 	}
+	errs = append(errs, f.gql.validate()...)
+	if err := server.ValidateCORSOrigins(strings.Split(*f.corsOrigins, ",")); err != nil {
+		errs = append(errs, err.Error())
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*f.logLevel)); err != nil {
 		errs = append(errs, fmt.Sprintf("--log-level %q: use debug, info, warn or error", *f.logLevel))
@@ -147,7 +155,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	var lvl slog.Level
 	lvl.UnmarshalText([]byte(*f.logLevel))
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	// Lines logged while serving a request carry its x-request-id.
+	log := slog.New(server.LogHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
 
 	var (
 		be   *opened
@@ -181,7 +190,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		maxHeavy = max(1, *f.poolSize/2-1)
 	}
 	admission := newAdmission(analytics.AdmissionConfig{HeavyCost: *f.heavyCost, MaxHeavy: maxHeavy, MaxQueued: *f.maxQueued}, reg)
-	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: *f.maxBuckets}, Logger: log}, analytics.NewCatalogue(), admission.Source(be))
+	src := admission.Source(be)
+	gcfg := f.gql.config()
+	gcfg.Limits = analytics.Limits{MaxBuckets: *f.maxBuckets}
+	gcfg.QueryTimeout = *f.queryTimeout
+	gcfg.Logger = log
+	cat := analytics.NewCatalogue()
+	exec, err := graphql.New(gcfg, cat, src)
 	if err != nil {
 		log.Error("cannot build the GraphQL schema", "err", err)
 		return exitFailure
@@ -204,6 +219,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		Sessions:             be.sessions,
 		Keys:                 be,
 		Health:               be.Health,
+		CORSOrigins:          strings.Split(*f.corsOrigins, ","),
+		REST:                 server.RESTConfig{Catalogue: cat, Source: src, Limits: gcfg.Limits},
 	}
 	if isDemo {
 		scfg.Console = consoleDefaults(data)

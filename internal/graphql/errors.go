@@ -3,7 +3,7 @@ package graphql
 import (
 	"context"
 	"errors"
-	"log/slog"
+	"time"
 
 	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/session"
@@ -19,7 +19,12 @@ const (
 	CodeBadRequest       = "bad-request"
 	CodeNotSupported     = "not-supported"
 	CodeUnexpected       = "unexpected"
-	CodeTimeout          = "timeout"
+	// CodeUnexpectedPayload is Hasura's answer to a subscription sent
+	// over HTTP.
+	CodeUnexpectedPayload = "unexpected-payload"
+	// CodeTimeout is Tally's: Hasura's community edition has no time
+	// limit (docs/hasura.md lists the difference).
+	CodeTimeout = "timeout"
 )
 
 // Error is one GraphQL error: Hasura's code, where in the request, and a
@@ -61,10 +66,11 @@ func argErrorCode(k analytics.ErrorKind) string {
 	return CodeDataException
 }
 
-// toError maps any error met while executing to Hasura's shape. This is the
-// one place codes are chosen. Unknown errors become "unexpected" with a
-// generic message; their details go to the log only.
-func toError(ctx context.Context, log *slog.Logger, err error) *Error {
+// toError maps any error met while executing (during stage) to Hasura's
+// shape. This is the one place codes are chosen. Unknown errors become
+// "unexpected" with a generic message; their details go to the log only.
+func (e *Executor) toError(r *run, stage string, err error) *Error {
+	ctx, log := r.ctx, e.cfg.Logger
 	var (
 		ge  *Error
 		acc *AccessError
@@ -78,7 +84,7 @@ func toError(ctx context.Context, log *slog.Logger, err error) *Error {
 		log.ErrorContext(ctx, "graphql: database unreachable", "err", err)
 		return NewError(CodeUnexpected, "the database is unreachable, so the query could not run; retry later (GET /healthz reports when it is back)")
 	case errors.Is(err, context.DeadlineExceeded):
-		return NewError(CodeTimeout, "the query took longer than the server's time limit and was cancelled; narrow the time range or filters")
+		return e.timeError(stage, time.Since(r.start))
 	case errors.Is(err, context.Canceled):
 		return NewError(CodeUnexpected, "the request was cancelled")
 	}

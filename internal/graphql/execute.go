@@ -18,8 +18,9 @@ import (
 // collector flattens selection sets with one request's fragments and
 // variables.
 type collector struct {
-	doc  *ast.QueryDocument
-	vars map[string]any
+	doc   *ast.QueryDocument
+	frags map[string]*ast.FragmentDefinition
+	vars  map[string]any
 }
 
 // collectedField is one response key and the fields merged under it.
@@ -28,9 +29,64 @@ type collectedField struct {
 	fields []*ast.Field
 }
 
+// fieldCollection is the output of collect: the response keys in
+// first-seen order, indexed once they are many, so that collecting n
+// fields costs O(n) whatever their keys.
+type fieldCollection struct {
+	fields []collectedField
+	index  map[string]int
+	// singles backs the fields lists of keys seen once, which most keys
+	// are: one allocation for all of them. Each list is capped at its
+	// one field, so appending to it copies.
+	singles []*ast.Field
+}
+
+// find returns the position of key, or -1.
+func (fc *fieldCollection) find(key string) int {
+	if fc.index != nil {
+		if i, ok := fc.index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range fc.fields {
+		if fc.fields[i].key == key {
+			return i
+		}
+	}
+	if len(fc.fields) >= 16 {
+		fc.index = make(map[string]int, 2*len(fc.fields))
+		for i := range fc.fields {
+			fc.index[fc.fields[i].key] = i
+		}
+	}
+	return -1
+}
+
+func (fc *fieldCollection) add(key string, f *ast.Field) {
+	if i := fc.find(key); i >= 0 {
+		fc.fields[i].fields = append(fc.fields[i].fields, f)
+		return
+	}
+	if fc.index != nil {
+		fc.index[key] = len(fc.fields)
+	}
+	n := len(fc.singles)
+	fc.singles = append(fc.singles, f)
+	fc.fields = append(fc.fields, collectedField{key: key, fields: fc.singles[n : n+1 : n+1]})
+}
+
 // collect is the spec's CollectFields: it flattens fragments, applies
 // @skip/@include, and groups fields by response key in first-seen order.
-func (c *collector) collect(set ast.SelectionSet, typeName string, out []collectedField, visited map[string]bool) []collectedField {
+// Each fragment is expanded once per call (visited), so the work is at
+// most the fields of the expanded selection, which the node limit bounds.
+func (c *collector) collect(set ast.SelectionSet, typeName string) []collectedField {
+	fc := fieldCollection{fields: make([]collectedField, 0, len(set)), singles: make([]*ast.Field, 0, len(set))}
+	c.collectInto(set, typeName, &fc, nil)
+	return fc.fields
+}
+
+func (c *collector) collectInto(set ast.SelectionSet, typeName string, fc *fieldCollection, visited map[string]bool) map[string]bool {
 	for _, sel := range set {
 		switch sel := sel.(type) {
 		case *ast.Field:
@@ -41,27 +97,17 @@ func (c *collector) collect(set ast.SelectionSet, typeName string, out []collect
 			if key == "" {
 				key = sel.Name
 			}
-			found := false
-			for i := range out {
-				if out[i].key == key {
-					out[i].fields = append(out[i].fields, sel)
-					found = true
-					break
-				}
-			}
-			if !found {
-				out = append(out, collectedField{key: key, fields: []*ast.Field{sel}})
-			}
+			fc.add(key, sel)
 		case *ast.InlineFragment:
 			if !c.included(sel.Directives) || (sel.TypeCondition != "" && sel.TypeCondition != typeName) {
 				continue
 			}
-			out = c.collect(sel.SelectionSet, typeName, out, visited)
+			visited = c.collectInto(sel.SelectionSet, typeName, fc, visited)
 		case *ast.FragmentSpread:
 			if !c.included(sel.Directives) || visited[sel.Name] {
 				continue
 			}
-			def := c.doc.Fragments.ForName(sel.Name)
+			def := c.frags[sel.Name]
 			if def == nil || (def.TypeCondition != "" && def.TypeCondition != typeName) {
 				continue
 			}
@@ -69,10 +115,10 @@ func (c *collector) collect(set ast.SelectionSet, typeName string, out []collect
 				visited = map[string]bool{}
 			}
 			visited[sel.Name] = true
-			out = c.collect(def.SelectionSet, typeName, out, visited)
+			visited = c.collectInto(def.SelectionSet, typeName, fc, visited)
 		}
 	}
-	return out
+	return visited
 }
 
 func (c *collector) included(ds ast.DirectiveList) bool {
@@ -108,9 +154,8 @@ func mergedSelection(fields []*ast.Field) ast.SelectionSet {
 
 // execution is the state of one operation's run.
 type execution struct {
-	e      *Executor
-	ctx    context.Context
-	caller Caller
+	e *Executor
+	r *run
 	collector
 }
 
@@ -134,16 +179,16 @@ func objectNode(fields []collectedField, typeName string, value func(dst *node, 
 }
 
 func (x *execution) rootFields(set ast.SelectionSet) (node, error) {
-	return objectNode(x.collect(set, QueryRootName, nil, nil), QueryRootName, func(dst *node, cf collectedField) error {
+	return objectNode(x.collect(set, QueryRootName), QueryRootName, func(dst *node, cf collectedField) error {
 		f := cf.fields[0]
 		switch f.Name {
 		case "__schema":
-			*dst = node{kind: nodeIntro, intro: &introspection{obj: schemaObj{x.e.schema}, sel: mergedSelection(cf.fields)}}
+			*dst = node{kind: nodeIntro, intro: &introspection{obj: schemaObj{s: x.e.schema, in: x.e.intro}, sel: mergedSelection(cf.fields)}}
 			return nil
 		case "__type":
 			name, _ := fieldArg(f, "name", x.vars).(string)
 			in := &introspection{sel: mergedSelection(cf.fields)}
-			if def := x.e.schema.Types[name]; def != nil {
+			if def := x.e.intro.byName[name]; def != nil {
 				in.obj = typeObj{s: x.e.schema, def: def}
 			}
 			*dst = node{kind: nodeIntro, intro: in}
@@ -161,7 +206,7 @@ func (x *execution) rootFields(set ast.SelectionSet) (node, error) {
 
 // function runs a function's root field (the rows, or their aggregate).
 func (x *execution) function(f *ast.Field, sel ast.SelectionSet, rf rootField) (node, error) {
-	if !x.caller.Account.Valid {
+	if !x.r.caller.Account.Valid {
 		return node{}, &AccessError{Message: "no account selected: send the X-Moveo-Account-Id header with the account's UUID (and Authorization: apikey <key>, or X-Admin-Secret)"}
 	}
 	// Hasura's paths name the field, not its alias.
@@ -170,6 +215,9 @@ func (x *execution) function(f *ast.Field, sel ast.SelectionSet, rf rootField) (
 	argsAt := fieldAt.child("args")
 	call, err := x.prepare(f, rf.fn, &argsAt)
 	if err != nil {
+		return node{}, err
+	}
+	if err := x.r.ctx.Err(); err != nil {
 		return node{}, err
 	}
 	ta, err := parseTableArgs(f, x.vars, rf.table, &argsAt)
@@ -186,7 +234,9 @@ func (x *execution) function(f *ast.Field, sel ast.SelectionSet, rf rootField) (
 		if r.res, err = x.run(call, t, used); err != nil {
 			return node{}, err
 		}
-		r.order = ta.apply(r.res, t)
+		if r.order, err = ta.apply(x.r.ctx, r.res, t); err != nil {
+			return node{}, err
+		}
 		return node{kind: nodeRows, rows: r}, nil
 	}
 	var a aggregation
@@ -198,16 +248,24 @@ func (x *execution) function(f *ast.Field, sel ast.SelectionSet, rf rootField) (
 	if err != nil {
 		return node{}, err
 	}
-	a.fill(res, t, ta.apply(res, t))
+	order, err := ta.apply(x.r.ctx, res, t)
+	if err != nil {
+		return node{}, err
+	}
+	if err := a.fill(x.r.ctx, res, t, order); err != nil {
+		return node{}, err
+	}
 	return n, nil
 }
 
-// prepare parses the field's args object into a planned call.
+// prepare parses the field's args object into a planned call, within the
+// buckets the request has left.
 func (x *execution) prepare(f *ast.Field, fn *analytics.Function, argsAt *path) (analytics.Call, error) {
 	at := argsAt.child("args")
-	args, ok := fieldArg(f, "args", x.vars).(*object)
+	raw := fieldArg(f, "args", x.vars)
+	args, ok := raw.(*object)
 	if !ok {
-		return nil, newError(CodeValidationFailed, &at, "missing required field 'args'")
+		return nil, newError(CodeValidationFailed, &at, fmt.Sprintf("expected an object for type '%s', but found %s", fn.Name+"_args", jsonKindOf(raw)))
 	}
 	for _, name := range args.names {
 		if fn.Arg(name) == nil {
@@ -215,11 +273,23 @@ func (x *execution) prepare(f *ast.Field, fn *analytics.Function, argsAt *path) 
 			return nil, newError(CodeValidationFailed, &argAt, fmt.Sprintf("field '%s' not found in type: '%s'", name, fn.Name+"_args"))
 		}
 	}
-	call, err := fn.Prepare(analytics.Args{Names: args.names, Values: args.values}, x.e.cfg.Limits)
+	lim := x.e.cfg.Limits
+	left := x.e.cfg.MaxRequestBuckets - x.r.buckets
+	byRequest := left < lim.MaxBuckets
+	if byRequest {
+		if left <= 0 {
+			return nil, x.requestBucketsError(&at)
+		}
+		lim.MaxBuckets = left
+	}
+	call, err := fn.Prepare(analytics.Args{Names: args.names, Values: args.values}, lim)
 	if err != nil {
 		var ae *analytics.ArgError
 		if errors.As(err, &ae) {
 			argAt := at.child(ae.Arg)
+			if ae.Kind == analytics.KindLimit && byRequest {
+				return nil, x.requestBucketsError(&argAt)
+			}
 			return nil, newError(argErrorCode(ae.Kind), &argAt, ae.Reason)
 		}
 		return nil, err
@@ -227,12 +297,23 @@ func (x *execution) prepare(f *ast.Field, fn *analytics.Function, argsAt *path) 
 	return call, nil
 }
 
+// requestBucketsError is a root field asking for more buckets than the
+// request has left.
+func (x *execution) requestBucketsError(at *path) *Error {
+	max := x.e.cfg.MaxRequestBuckets
+	return newError(CodeDataException, at, fmt.Sprintf("the request asks for more than %d buckets summed over its operations, root fields and aliases (%d before this field, which asks for more than the %d left); the limit is %d (%s); send fewer aliases or use a longer interval_span",
+		max, x.r.buckets, max-min(x.r.buckets, max), max, flagMaxRequestBuckets))
+}
+
 // run asks the Source through call and checks that the result has the
 // table's shape, so that rendering cannot read past it.
 func (x *execution) run(call analytics.Call, t *tableInfo, used analytics.ColumnSet) (*analytics.Result, error) {
-	res, err := call.Run(x.ctx, x.e.src, x.caller.Account.UUID, used)
+	res, err := call.Run(x.r.ctx, x.e.src, x.r.caller.Account.UUID, used)
 	if err != nil {
 		return nil, err
+	}
+	if res != nil {
+		x.r.buckets += res.Len
 	}
 	if res == nil || len(res.Cols) != len(t.Columns) || res.Len < 0 {
 		return nil, fmt.Errorf("function %s returned a result without the %d columns of %s", t.Name, len(t.Columns), t.Name)
@@ -256,7 +337,7 @@ func (x *execution) run(call analytics.Call, t *tableInfo, used analytics.Column
 // rowFields resolves a selection on the table type to columns, adding them
 // to used.
 func (x *execution) rowFields(sel ast.SelectionSet, t *tableInfo, used analytics.ColumnSet) ([]outColumn, analytics.ColumnSet, error) {
-	fields := x.collect(sel, t.Name, nil, nil)
+	fields := x.collect(sel, t.Name)
 	out := make([]outColumn, len(fields))
 	for i, cf := range fields {
 		out[i] = outColumn{key: cf.key, col: -1}
@@ -292,7 +373,7 @@ func (a *aggregation) plan(x *execution, sel ast.SelectionSet, t *tableInfo, use
 	a.used = used
 	typeName := t.Name + "_aggregate"
 	selAt := fieldAt.child("selectionSet")
-	return objectNode(x.collect(sel, typeName, nil, nil), typeName, func(dst *node, cf collectedField) error {
+	return objectNode(x.collect(sel, typeName), typeName, func(dst *node, cf collectedField) error {
 		switch cf.fields[0].Name {
 		case "nodes":
 			r := &rows{table: t, typename: t.Name}
@@ -315,7 +396,7 @@ func (a *aggregation) plan(x *execution, sel ast.SelectionSet, t *tableInfo, use
 
 func (a *aggregation) planFields(x *execution, sel ast.SelectionSet, t *tableInfo, aggAt *path) (node, error) {
 	typeName := t.Name + "_aggregate_fields"
-	return objectNode(x.collect(sel, typeName, nil, nil), typeName, func(dst *node, cf collectedField) error {
+	return objectNode(x.collect(sel, typeName), typeName, func(dst *node, cf collectedField) error {
 		f := cf.fields[0]
 		if f.Name == "count" {
 			s := statSpec{dst: dst, op: "count"}
@@ -341,7 +422,7 @@ func (a *aggregation) planFields(x *execution, sel ast.SelectionSet, t *tableInf
 		}
 		opType := t.Name + "_" + f.Name + "_fields"
 		var err error
-		*dst, err = objectNode(x.collect(mergedSelection(cf.fields), opType, nil, nil), opType, func(dst *node, sub collectedField) error {
+		*dst, err = objectNode(x.collect(mergedSelection(cf.fields), opType), opType, func(dst *node, sub collectedField) error {
 			c := t.Column(sub.fields[0].Name)
 			if c < 0 {
 				return fmt.Errorf("aggregate column %q passed validation but has no resolver", sub.fields[0].Name)
@@ -354,18 +435,23 @@ func (a *aggregation) planFields(x *execution, sel ast.SelectionSet, t *tableInf
 	})
 }
 
-// fill computes the planned values over the rows kept.
-func (a *aggregation) fill(res *analytics.Result, t *tableInfo, order []int32) {
+// fill computes the planned values over the rows kept, stopping when ctx
+// ends: there may be as many values as the node limit allows.
+func (a *aggregation) fill(ctx context.Context, res *analytics.Result, t *tableInfo, order []int32) error {
 	kept := &rows{res: res, table: t, order: order}
 	for _, r := range a.nodes {
 		r.res, r.order = res, order
 	}
 	c := cells{res: res, table: t}
-	for _, s := range a.stats {
+	for i, s := range a.stats {
+		if i&63 == 63 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if s.op == "count" {
 			*s.dst = node{kind: nodeInt, i: count(c, kept, s.cols, s.distinct)}
 		} else {
 			*s.dst = stat(c, kept, s.op, s.col)
 		}
 	}
+	return nil
 }

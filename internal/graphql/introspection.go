@@ -17,25 +17,77 @@ type introObject interface {
 	resolve(field string) any
 }
 
-// advertisedDirectives are the directives the schema lists, as Hasura does
-// (plus deprecated, which every GraphQL schema has).
-var advertisedDirectives = []string{"cached", "deprecated", "include", "skip"}
+// introSchema is what introspection lists, as Hasura lists it: only the
+// types reachable from the root types (so no ID), sorted by name, and
+// exactly the directives include, skip and cached, described as Hasura
+// describes them (Parser/Directives.hs).
+type introSchema struct {
+	types      []*ast.Definition
+	byName     map[string]*ast.Definition
+	directives []*ast.DirectiveDefinition
+}
 
-type schemaObj struct{ s *ast.Schema }
+func newIntroSchema(s *ast.Schema) *introSchema {
+	in := &introSchema{byName: map[string]*ast.Definition{}}
+	ifArg := func() ast.ArgumentDefinitionList {
+		return ast.ArgumentDefinitionList{{Name: "if", Type: ast.NonNullNamedType("Boolean", nil)}}
+	}
+	locs := []ast.DirectiveLocation{ast.LocationField, ast.LocationFragmentSpread, ast.LocationInlineFragment}
+	in.directives = []*ast.DirectiveDefinition{
+		{Name: "include", Description: "whether this query should be included", Arguments: ifArg(), Locations: locs},
+		{Name: "skip", Description: "whether this query should be skipped", Arguments: ifArg(), Locations: locs},
+		s.Directives["cached"],
+	}
+	var visit func(name string)
+	visit = func(name string) {
+		def := s.Types[name]
+		if def == nil || in.byName[name] != nil {
+			return
+		}
+		in.byName[name] = def
+		for _, f := range def.Fields {
+			visit(f.Type.Name())
+			for _, a := range f.Arguments {
+				visit(a.Type.Name())
+			}
+		}
+		for _, n := range def.Interfaces {
+			visit(n)
+		}
+		for _, p := range s.GetPossibleTypes(def) {
+			visit(p.Name)
+		}
+	}
+	for _, root := range []*ast.Definition{s.Query, s.Subscription} {
+		if root != nil {
+			visit(root.Name)
+		}
+	}
+	for _, d := range in.directives {
+		for _, a := range d.Arguments {
+			visit(a.Type.Name())
+		}
+	}
+	for _, def := range in.byName {
+		in.types = append(in.types, def)
+	}
+	sort.Slice(in.types, func(i, j int) bool { return in.types[i].Name < in.types[j].Name })
+	return in
+}
+
+type schemaObj struct {
+	s  *ast.Schema
+	in *introSchema
+}
 
 func (schemaObj) typename() string { return "__Schema" }
 
 func (o schemaObj) resolve(field string) any {
 	switch field {
 	case "types":
-		names := make([]string, 0, len(o.s.Types))
-		for n := range o.s.Types {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		out := make([]introObject, len(names))
-		for i, n := range names {
-			out[i] = typeObj{s: o.s, def: o.s.Types[n]}
+		out := make([]introObject, len(o.in.types))
+		for i, def := range o.in.types {
+			out[i] = typeObj{s: o.s, def: def}
 		}
 		return out
 	case "queryType":
@@ -46,11 +98,9 @@ func (o schemaObj) resolve(field string) any {
 		}
 		return typeObj{s: o.s, def: o.s.Subscription}
 	case "directives":
-		var out []introObject
-		for _, n := range advertisedDirectives {
-			if d := o.s.Directives[n]; d != nil {
-				out = append(out, directiveObj{s: o.s, def: d})
-			}
+		out := make([]introObject, len(o.in.directives))
+		for i, d := range o.in.directives {
+			out[i] = directiveObj{s: o.s, def: d}
 		}
 		return out
 	}
@@ -103,6 +153,9 @@ func (o typeObj) resolve(field string) any {
 	case "name":
 		return d.Name
 	case "description":
+		if d.BuiltIn && d.Kind == ast.Scalar {
+			return nil // Hasura describes no built-in scalar
+		}
 		return nullable(d.Description)
 	case "fields":
 		if d.Kind != ast.Object && d.Kind != ast.Interface {
@@ -274,13 +327,17 @@ func nullable(s string) any {
 
 // introspect renders obj with the selection set. Introspection is
 // rendered straight from the schema: its result value is the object and
-// the selection.
-func (c *collector) introspect(dst []byte, obj introObject, sel ast.SelectionSet) ([]byte, error) {
+// the selection. Its size depends on the schema, not only on the
+// document, so it is checked as it grows.
+func (w *renderer) introspect(dst []byte, obj introObject, sel ast.SelectionSet) ([]byte, error) {
 	if obj == nil {
 		return append(dst, "null"...), nil
 	}
+	if w.check(dst) {
+		return dst, errStop
+	}
 	dst = append(dst, '{')
-	for i, cf := range c.collect(sel, obj.typename(), nil, nil) {
+	for i, cf := range w.col.collect(sel, obj.typename()) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
@@ -290,14 +347,14 @@ func (c *collector) introspect(dst []byte, obj introObject, sel ast.SelectionSet
 			continue
 		}
 		var err error
-		if dst, err = c.introValue(dst, obj.resolve(cf.fields[0].Name), mergedSelection(cf.fields)); err != nil {
-			return nil, err
+		if dst, err = w.introValue(dst, obj.resolve(cf.fields[0].Name), mergedSelection(cf.fields)); err != nil {
+			return dst, err
 		}
 	}
 	return append(dst, '}'), nil
 }
 
-func (c *collector) introValue(dst []byte, v any, sel ast.SelectionSet) ([]byte, error) {
+func (w *renderer) introValue(dst []byte, v any, sel ast.SelectionSet) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
@@ -315,7 +372,7 @@ func (c *collector) introValue(dst []byte, v any, sel ast.SelectionSet) ([]byte,
 		}
 		return append(dst, ']'), nil
 	case introObject:
-		return c.introspect(dst, v, sel)
+		return w.introspect(dst, v, sel)
 	case []introObject:
 		dst = append(dst, '[')
 		for i, o := range v {
@@ -323,11 +380,11 @@ func (c *collector) introValue(dst []byte, v any, sel ast.SelectionSet) ([]byte,
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = c.introspect(dst, o, sel); err != nil {
-				return nil, err
+			if dst, err = w.introspect(dst, o, sel); err != nil {
+				return dst, err
 			}
 		}
 		return append(dst, ']'), nil
 	}
-	return nil, fmt.Errorf("introspection value of type %T", v)
+	return dst, fmt.Errorf("introspection value of type %T", v)
 }

@@ -2,102 +2,82 @@ package graphql
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
-	"github.com/vektah/gqlparser/v2/validator"
-	"github.com/vektah/gqlparser/v2/validator/rules"
 )
 
-// hasuraWorded are the gqlparser rules whose checks Tally makes itself in
-// checkOperation, so that the error has Hasura's wording and path.
-// NoUnusedVariables is dropped outright: Hasura allows declared variables
-// that are not used.
-var hasuraWorded = []string{
-	"FieldsOnCorrectType", "KnownArgumentNames", "ProvidedRequiredArguments",
-	"VariablesInAllowedPosition", "NoUnusedVariables", "ValuesOfCorrectType", "ScalarLeafs",
-}
+// Preparation: query text to a parsed document, then, per operation, the
+// checks that do not depend on the request's variables (validate.go).
+// gqlparser only parses: its validator's rules are replaced by Tally's own
+// walks, which word errors as Hasura does and stay linear in the document
+// (gqlparser's OverlappingFieldsCanBeMerged is exponential on fragments
+// that spread each other twice, and quadratic on repeated fields).
 
-func newRules() *rules.Rules {
-	r := rules.NewDefaultRules()
-	for _, name := range hasuraWorded {
-		r.RemoveRule(name)
-	}
-	return r
-}
-
-// prepared is a parsed and validated document, or the error it gave.
-// Documents are read-only once prepared and shared between requests.
+// prepared is a parsed document, or the error parsing gave, with the
+// checks of its operations made so far. Documents are read-only once
+// parsed and shared between requests.
 type prepared struct {
-	doc *ast.QueryDocument
-	err *Error
+	doc  *ast.QueryDocument
+	err  *Error
+	cost int64 // bytes it holds, estimated: the query text and its tree
+
+	frags   map[string]*ast.FragmentDefinition // the first of each name
+	dupFrag string                             // a fragment name defined twice, or ""
+
+	mu  sync.Mutex
+	ops map[*ast.OperationDefinition]*checkedOp
 }
 
-// docCache caches prepared documents by query text, so that a dashboard
-// sending the same query every few seconds pays for parsing and validation
-// once. It holds at most max entries; when full, an arbitrary entry goes.
-type docCache struct {
-	mu      sync.Mutex
-	max     int
-	entries map[string]*prepared
-}
+// treeBytesPerToken estimates the memory gqlparser's tree takes per token
+// of the document (measured by TestCacheCostEstimate).
+const treeBytesPerToken = 160
 
-func (c *docCache) get(q string) *prepared {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.entries[q]
-}
-
-func (c *docCache) put(q string, p *prepared) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) >= c.max {
-		for k := range c.entries {
-			delete(c.entries, k)
-			break
-		}
-	}
-	c.entries[q] = p
-}
-
-func (e *Executor) prepare(query string) *prepared {
+func (e *Executor) prepare(r *run, query string) *prepared {
 	if p := e.cache.get(query); p != nil {
 		return p
 	}
-	p := e.prepareUncached(query)
-	e.cache.put(query, p)
+	p := e.parse(r, query)
+	if p.err == nil || p.err.Code != CodeTimeout {
+		e.cache.put(query, p)
+	}
 	return p
 }
 
-func (e *Executor) prepareUncached(query string) *prepared {
+// parse parses query after checking that its nesting is within the depth
+// limit, as gqlparser's parser recurses once per bracket.
+func (e *Executor) parse(r *run, query string) *prepared {
+	st := scanDocument(query)
+	p := &prepared{cost: int64(len(query)) + int64(st.tokens)*treeBytesPerToken + 512}
+	if limit := 2*e.cfg.MaxDepth + 8; st.depth > limit {
+		at := (*path)(nil).child("query")
+		p.err = newError(CodeValidationFailed, &at, fmt.Sprintf("depth_limit exceeded: the query nests its brackets %d levels deep; the limit is %d levels of selections and %d of values, %d brackets in all (%s)", st.depth, e.cfg.MaxDepth, e.cfg.MaxDepth, limit, flagMaxDepth))
+		return p
+	}
+	if r.ctx.Err() != nil {
+		return &prepared{err: e.ctxError(r, "parsing")}
+	}
 	doc, err := parser.ParseQuery(&ast.Source{Input: query})
 	if err != nil {
 		at := (*path)(nil).child("query")
-		return &prepared{err: newError(CodeValidationFailed, &at, "not a valid graphql query: "+gqlMessage(err))}
+		p.err = newError(CodeValidationFailed, &at, "not a valid graphql query: "+gqlMessage(err))
+		return p
 	}
-	if errs := validator.ValidateWithRules(e.schema, doc, e.rules); len(errs) > 0 {
-		if errs[0].Rule == "KnownRootType" {
-			return &prepared{err: NewError(CodeValidationFailed, "no mutations exist")}
+	p.doc = doc
+	p.frags = make(map[string]*ast.FragmentDefinition, len(doc.Fragments))
+	for _, f := range doc.Fragments {
+		if p.frags[f.Name] != nil {
+			if p.dupFrag == "" {
+				p.dupFrag = f.Name
+			}
+			continue
 		}
-		return &prepared{err: NewError(CodeValidationFailed, gqlMessage(errs[0]))}
+		p.frags[f.Name] = f
 	}
-	for _, op := range doc.Operations {
-		c := checker{schema: e.schema, doc: doc, op: op, visiting: map[string]bool{}}
-		root := e.schema.Query
-		switch op.Operation {
-		case ast.Mutation:
-			return &prepared{err: NewError(CodeValidationFailed, "no mutations exist")}
-		case ast.Subscription:
-			return &prepared{err: NewError(CodeNotSupported, "subscriptions are not supported over HTTP; send a query")}
-		}
-		if err := c.selectionSet(op.SelectionSet, root, nil); err != nil {
-			return &prepared{err: err}
-		}
-	}
-	return &prepared{doc: doc}
+	p.ops = map[*ast.OperationDefinition]*checkedOp{}
+	return p
 }
 
 // gqlMessage renders a gqlparser error with its position.
@@ -112,290 +92,68 @@ func gqlMessage(err error) string {
 	return err.Error()
 }
 
-// checker makes the checks whose errors Hasura words its own way, with
-// Hasura's JSONPath: unknown fields and arguments, missing arguments,
-// variables used at the wrong type, and literals of the wrong kind.
-type checker struct {
-	schema   *ast.Schema
-	doc      *ast.QueryDocument
-	op       *ast.OperationDefinition
-	visiting map[string]bool
+// selectOperation picks the operation to run as Hasura does
+// (Transport/HTTP/Protocol.hs): by name, which no anonymous operation may
+// accompany, or the only one.
+func selectOperation(doc *ast.QueryDocument, name *string) (*ast.OperationDefinition, *Error) {
+	if name != nil && *name != "" {
+		for _, op := range doc.Operations {
+			if op.Name == "" {
+				return nil, NewError(CodeValidationFailed, "operationName cannot be used when an anonymous operation exists in the document")
+			}
+		}
+		op := doc.Operations.ForName(*name)
+		if op == nil {
+			return nil, NewError(CodeValidationFailed, fmt.Sprintf("no such operation found in the document: %q", *name))
+		}
+		return op, nil
+	}
+	if len(doc.Operations) != 1 {
+		return nil, NewError(CodeValidationFailed, "exactly one operation has to be present in the document when operationName is not specified")
+	}
+	return doc.Operations[0], nil
 }
 
-func (c *checker) selectionSet(set ast.SelectionSet, parent *ast.Definition, at *path) *Error {
-	for _, sel := range set {
-		switch sel := sel.(type) {
-		case *ast.Field:
-			if err := c.field(sel, parent, at); err != nil {
-				return err
-			}
-		case *ast.InlineFragment:
-			if err := c.directives(sel.Directives, at); err != nil {
-				return err
-			}
-			if err := c.selectionSet(sel.SelectionSet, parent, at); err != nil {
-				return err
-			}
-		case *ast.FragmentSpread:
-			if err := c.directives(sel.Directives, at); err != nil {
-				return err
-			}
-			if c.visiting[sel.Name] {
-				continue
-			}
-			def := c.doc.Fragments.ForName(sel.Name)
-			if def == nil {
-				continue // KnownFragmentNames reports it
-			}
-			c.visiting[sel.Name] = true
-			err := c.selectionSet(def.SelectionSet, parent, at)
-			delete(c.visiting, sel.Name)
-			if err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+// checkedOp is what the checks of one operation found, whatever the
+// request's variables: errors in Hasura's order around the variable checks
+// the request makes itself (execute).
+type checkedOp struct {
+	// early are the errors Hasura finds while inlining fragments, and
+	// the depth and node limits: before the variables are resolved.
+	early *Error
+	// dupVar is a variable defined twice, or "".
+	dupVar string
+	// unbound is the first variable used but not defined, or "".
+	unbound string
+	// used are the variables the operation uses, fragments included.
+	used map[string]bool
+	// late is the first error of the fields, arguments and directives,
+	// found after the variables.
+	late *Error
+	// uses are variables at positions of built-in scalars outside the
+	// root fields' arguments, whose values the request checks there.
+	uses []varUse
 }
 
-func (c *checker) directives(ds ast.DirectiveList, at *path) *Error {
-	for _, d := range ds {
-		if d.Definition == nil {
-			continue
-		}
-		for _, a := range d.Arguments {
-			def := d.Definition.Arguments.ForName(a.Name)
-			if def == nil {
-				return newError(CodeValidationFailed, at, fmt.Sprintf("directive '%s' has no argument named '%s'", d.Name, a.Name))
-			}
-			args := at.child("args")
-			argAt := args.child(a.Name)
-			if err := c.value(a.Value, def.Type, &argAt, def.DefaultValue != nil); err != nil {
-				return err
-			}
-		}
-		for _, def := range d.Definition.Arguments {
-			if def.Type.NonNull && def.DefaultValue == nil && d.Arguments.ForName(def.Name) == nil {
-				return newError(CodeValidationFailed, at, fmt.Sprintf("missing required field '%s'", def.Name))
-			}
-		}
-	}
-	return nil
+// varUse is a variable used where a built-in scalar is expected.
+type varUse struct {
+	name string
+	typ  *ast.Type
+	at   Path
 }
 
-func (c *checker) field(f *ast.Field, parent *ast.Definition, at *path) *Error {
-	if err := c.directives(f.Directives, at); err != nil {
-		return err
+// check returns the checks of op, making them on first use. Checks cut
+// short by ctx are not kept.
+func (p *prepared) check(r *run, e *Executor, op *ast.OperationDefinition) (*checkedOp, *Error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c := p.ops[op]; c != nil {
+		return c, nil
 	}
-	sel := at.child("selectionSet")
-	fpath := sel.child(f.Name)
-	if f.Name == "__typename" {
-		if len(f.SelectionSet) > 0 {
-			return newError(CodeValidationFailed, &fpath, "unexpected subselection set for non-object field")
-		}
-		return nil
+	c, err := e.checkOperation(r, p, op)
+	if err != nil {
+		return nil, err
 	}
-	def := parent.Fields.ForName(f.Name)
-	if def == nil {
-		return newError(CodeValidationFailed, &fpath, fmt.Sprintf("field '%s' not found in type: '%s'", f.Name, parent.Name))
-	}
-	args := fpath.child("args")
-	for _, a := range f.Arguments {
-		ad := def.Arguments.ForName(a.Name)
-		if ad == nil {
-			return newError(CodeValidationFailed, &fpath, fmt.Sprintf("'%s' has no argument named '%s'", f.Name, a.Name))
-		}
-		argAt := args.child(a.Name)
-		if err := c.value(a.Value, ad.Type, &argAt, ad.DefaultValue != nil); err != nil {
-			return err
-		}
-	}
-	for _, ad := range def.Arguments {
-		if ad.Type.NonNull && ad.DefaultValue == nil && f.Arguments.ForName(ad.Name) == nil {
-			argAt := args.child(ad.Name)
-			return newError(CodeValidationFailed, &argAt, fmt.Sprintf("missing required field '%s'", ad.Name))
-		}
-	}
-	td := c.schema.Types[def.Type.Name()]
-	if td == nil {
-		return nil
-	}
-	switch td.Kind {
-	case ast.Object, ast.Interface, ast.Union:
-		if len(f.SelectionSet) == 0 {
-			return newError(CodeValidationFailed, &fpath, fmt.Sprintf("missing selection set for '%s'", td.Name))
-		}
-		return c.selectionSet(f.SelectionSet, td, &fpath)
-	default:
-		if len(f.SelectionSet) > 0 {
-			return newError(CodeValidationFailed, &fpath, "unexpected subselection set for non-object field")
-		}
-	}
-	return nil
-}
-
-// value checks one argument value against the type expected at path.
-func (c *checker) value(v *ast.Value, typ *ast.Type, at *path, locationHasDefault bool) *Error {
-	if v == nil {
-		return nil
-	}
-	switch v.Kind {
-	case ast.Variable:
-		vd := c.op.VariableDefinitions.ForName(v.Raw)
-		if vd == nil {
-			return nil // NoUndefinedVariables reports it
-		}
-		if !variableAllowed(vd, typ, locationHasDefault) {
-			return newError(CodeValidationFailed, at, fmt.Sprintf("variable '%s' is declared as '%s', but used where '%s' is expected", vd.Variable, vd.Type.String(), typ.String()))
-		}
-		return nil
-	case ast.NullValue:
-		if typ.NonNull {
-			return newError(CodeValidationFailed, at, fmt.Sprintf("null value found for non-nullable type: '%s'", typ.String()))
-		}
-		return nil
-	}
-	if typ.Elem != nil {
-		if v.Kind == ast.ListValue {
-			for i, child := range v.Children {
-				elem := at.at(i)
-				if err := c.value(child.Value, typ.Elem, &elem, false); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		// A single value where a list is expected is coerced to a list of one.
-		return c.value(v, typ.Elem, at, false)
-	}
-	td := c.schema.Types[typ.NamedType]
-	if td == nil {
-		return nil
-	}
-	switch td.Kind {
-	case ast.InputObject:
-		if v.Kind != ast.ObjectValue {
-			return newError(CodeValidationFailed, at, fmt.Sprintf("expected an object for type '%s', but found %s", td.Name, kindName(v.Kind)))
-		}
-		for _, child := range v.Children {
-			fd := td.Fields.ForName(child.Name)
-			fieldAt := at.child(child.Name)
-			if fd == nil {
-				return newError(CodeValidationFailed, &fieldAt, fmt.Sprintf("field '%s' not found in type: '%s'", child.Name, td.Name))
-			}
-			if err := c.value(child.Value, fd.Type, &fieldAt, fd.DefaultValue != nil); err != nil {
-				return err
-			}
-		}
-		for _, fd := range td.Fields {
-			if fd.Type.NonNull && fd.DefaultValue == nil && v.Children.ForName(fd.Name) == nil {
-				fieldAt := at.child(fd.Name)
-				return newError(CodeValidationFailed, &fieldAt, fmt.Sprintf("missing required field '%s'", fd.Name))
-			}
-		}
-	case ast.Enum:
-		if v.Kind != ast.EnumValue || td.EnumValues.ForName(v.Raw) == nil {
-			return newError(CodeValidationFailed, at, fmt.Sprintf("expected one of the values %s for type '%s', but found %s", enumNames(td), td.Name, describeLiteral(v)))
-		}
-	case ast.Scalar:
-		switch td.Name {
-		case "Boolean":
-			if v.Kind != ast.BooleanValue {
-				return newError(CodeValidationFailed, at, fmt.Sprintf("expected a boolean for type 'Boolean', but found %s", kindName(v.Kind)))
-			}
-		case "Int":
-			if v.Kind != ast.IntValue {
-				return newError(CodeValidationFailed, at, fmt.Sprintf("expected a 32-bit integer for type 'Int', but found %s", kindName(v.Kind)))
-			}
-			if _, err := parseInt32(v.Raw); err != nil {
-				return newError(CodeValidationFailed, at, fmt.Sprintf("The value %s lies outside the bounds or is not an integer. Maybe it is a float, or is there integer overflow?", v.Raw))
-			}
-		case "String", "ID":
-			if v.Kind != ast.StringValue && v.Kind != ast.BlockValue && !(td.Name == "ID" && v.Kind == ast.IntValue) {
-				return newError(CodeValidationFailed, at, fmt.Sprintf("expected a string for type '%s', but found %s", td.Name, kindName(v.Kind)))
-			}
-		case "Float":
-			if v.Kind != ast.FloatValue && v.Kind != ast.IntValue {
-				return newError(CodeValidationFailed, at, fmt.Sprintf("expected a float for type 'Float', but found %s", kindName(v.Kind)))
-			}
-		}
-	}
-	return nil
-}
-
-func enumNames(td *ast.Definition) string {
-	names := make([]string, len(td.EnumValues))
-	for i, ev := range td.EnumValues {
-		names[i] = ev.Name
-	}
-	return strings.Join(names, ", ")
-}
-
-func describeLiteral(v *ast.Value) string {
-	if v.Kind == ast.EnumValue {
-		return "'" + v.Raw + "'"
-	}
-	return kindName(v.Kind)
-}
-
-func kindName(k ast.ValueKind) string {
-	switch k {
-	case ast.IntValue:
-		return "a number"
-	case ast.FloatValue:
-		return "a number"
-	case ast.StringValue, ast.BlockValue:
-		return "a string"
-	case ast.BooleanValue:
-		return "a boolean"
-	case ast.NullValue:
-		return "null"
-	case ast.EnumValue:
-		return "an enum value"
-	case ast.ListValue:
-		return "a list"
-	case ast.ObjectValue:
-		return "an object"
-	}
-	return "a variable"
-}
-
-// variableAllowed is the GraphQL spec's IsVariableUsageAllowed: the
-// variable's declared type must match the location's, except that a
-// nullable variable may flow into a non-null location when either has a
-// default value.
-func variableAllowed(vd *ast.VariableDefinition, loc *ast.Type, locationHasDefault bool) bool {
-	if loc.NonNull && !vd.Type.NonNull {
-		hasDefault := vd.DefaultValue != nil && vd.DefaultValue.Kind != ast.NullValue
-		if !hasDefault && !locationHasDefault {
-			return false
-		}
-		nn := *loc
-		nn.NonNull = false
-		return typesCompatible(vd.Type, &nn)
-	}
-	return typesCompatible(vd.Type, loc)
-}
-
-func typesCompatible(varType, loc *ast.Type) bool {
-	if loc.NonNull {
-		if !varType.NonNull {
-			return false
-		}
-		a, b := *varType, *loc
-		a.NonNull, b.NonNull = false, false
-		return typesCompatible(&a, &b)
-	}
-	if varType.NonNull {
-		a := *varType
-		a.NonNull = false
-		return typesCompatible(&a, loc)
-	}
-	if loc.Elem != nil {
-		return varType.Elem != nil && typesCompatible(varType.Elem, loc.Elem)
-	}
-	if varType.Elem != nil {
-		return false
-	}
-	return varType.NamedType == loc.NamedType
+	p.ops[op] = c
+	return c, nil
 }

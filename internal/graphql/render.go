@@ -1,8 +1,10 @@
 package graphql
 
 import (
+	"context"
+	"errors"
 	"fmt"
-
+	"log/slog"
 	"strconv"
 
 	"github.com/tally-server/tally/internal/analytics"
@@ -13,39 +15,96 @@ import (
 // their keys in selection order; an error is
 // {"errors":[{"message":...,"extensions":{"path":...,"code":...}}]}.
 
-// AppendJSON appends the response body to dst and returns it: the one
+// Render appends the response body to dst and returns it: the one
 // result's object, or an array of them for a batch. It is always valid
-// JSON.
-func (r *Response) AppendJSON(dst []byte) []byte {
+// JSON. Rendering stops when the body passes the executor's
+// MaxResponseBytes or ctx ends: the result being written becomes that
+// error, as do those after it, and Errors reports them.
+func (r *Response) Render(ctx context.Context, dst []byte) []byte {
+	w := renderer{ctx: ctx, limit: -1, resp: r}
+	if r.e != nil {
+		w.limit = len(dst) + r.e.cfg.MaxResponseBytes
+	}
 	if !r.batch {
-		return r.results[0].AppendJSON(dst)
+		return w.result(dst, &r.results[0])
 	}
 	dst = append(dst, '[')
 	for i := range r.results {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = r.results[i].AppendJSON(dst)
+		dst = w.result(dst, &r.results[i])
 	}
 	return append(dst, ']')
 }
 
-// AppendJSON appends the result's body to dst and returns it. Should the
-// value break an invariant rendering relies on, the body is an
-// "unexpected" error instead, and Err is set to it.
-func (r *Result) AppendJSON(dst []byte) []byte {
-	if r.Err != nil {
-		return appendError(dst, r.Err)
+// AppendJSON is Render without a deadline.
+func (r *Response) AppendJSON(dst []byte) []byte {
+	return r.Render(context.Background(), dst)
+}
+
+// renderer writes one response within its limits.
+type renderer struct {
+	ctx   context.Context
+	limit int // the length of dst past which rendering stops; -1: none
+	steps int
+	resp  *Response
+	col   *collector
+}
+
+// errStop ends rendering once the limit or the context is reached; the
+// result's error says which.
+var errStop = errors.New("rendering stopped")
+
+// check reports whether rendering must stop, at dst's length: the
+// response limit is compared every call, the context every 1024 calls.
+func (w *renderer) check(dst []byte) bool {
+	if w.limit >= 0 && len(dst) > w.limit {
+		return true
+	}
+	w.steps++
+	return w.steps&1023 == 0 && w.ctx.Err() != nil
+}
+
+// stopError is the error of a result whose rendering stopped at size
+// bytes of the body.
+func (w *renderer) stopError(size int) *Error {
+	e := w.resp.e
+	if w.ctx.Err() != nil {
+		return e.ctxError(&run{ctx: w.ctx, start: w.resp.start}, "writing the answer")
+	}
+	return NewError(CodeDataException, fmt.Sprintf("the answer reached %d bytes and was stopped: the limit is %d (%s); select fewer fields, aliases or buckets", size, e.cfg.MaxResponseBytes, flagMaxResponseBytes))
+}
+
+func (w *renderer) result(dst []byte, res *Result) []byte {
+	if res.Err != nil {
+		return appendError(dst, res.Err)
 	}
 	start := len(dst)
+	if w.check(dst) {
+		res.Err = w.stopError(len(dst))
+		return appendError(dst, res.Err)
+	}
+	w.col = &res.collector
 	dst = append(dst, `{"data":`...)
-	dst, err := r.appendNode(dst, &r.data)
+	dst, err := w.node(dst, &res.data)
 	if err != nil {
-		r.log.Error("graphql: cannot render the result", "err", err)
-		r.Err = NewError(CodeUnexpected, "unexpected error while writing the answer; the server log has details")
-		return appendError(dst[:start], r.Err)
+		if errors.Is(err, errStop) {
+			res.Err = w.stopError(len(dst))
+		} else {
+			w.log().ErrorContext(w.ctx, "graphql: cannot render the result", "err", err)
+			res.Err = NewError(CodeUnexpected, "unexpected error while writing the answer; the server log has details")
+		}
+		return appendError(dst[:start], res.Err)
 	}
 	return append(dst, '}')
+}
+
+func (w *renderer) log() *slog.Logger {
+	if w.resp.e == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return w.resp.e.cfg.Logger
 }
 
 // appendError appends a body holding err alone, as Hasura sends it.
@@ -59,7 +118,7 @@ func appendError(dst []byte, err *Error) []byte {
 	return append(dst, "}}]}"...)
 }
 
-func (r *Result) appendNode(dst []byte, n *node) ([]byte, error) {
+func (w *renderer) node(dst []byte, n *node) ([]byte, error) {
 	switch n.kind {
 	case nodeNull:
 		return append(dst, "null"...), nil
@@ -81,26 +140,31 @@ func (r *Result) appendNode(dst []byte, n *node) ([]byte, error) {
 			}
 			dst = appendKey(dst, n.fields[i].key)
 			var err error
-			if dst, err = r.appendNode(dst, &n.fields[i].val); err != nil {
-				return nil, err
+			if dst, err = w.node(dst, &n.fields[i].val); err != nil {
+				return dst, err
 			}
+		}
+		if w.check(dst) {
+			return dst, errStop
 		}
 		return append(dst, '}'), nil
 	case nodeRows:
-		return appendRows(dst, n.rows), nil
+		return w.rows(dst, n.rows)
 	case nodeIntro:
-		return r.collector.introspect(dst, n.intro.obj, n.intro.sel)
+		return w.introspect(dst, n.intro.obj, n.intro.sel)
 	}
-	return nil, fmt.Errorf("a result node of kind %d", n.kind)
+	return dst, fmt.Errorf("a result node of kind %d", n.kind)
 }
 
-// appendRows writes rows as a list of objects, one key per selected
-// column. The executor checked that every selected column has a value per
-// row.
-func appendRows(dst []byte, r *rows) []byte {
+// rows writes rows as a list of objects, one key per selected column.
+// The executor checked that every selected column has a value per row.
+func (w *renderer) rows(dst []byte, r *rows) ([]byte, error) {
 	dst = append(dst, '[')
 	n := r.len()
 	for k := 0; k < n; k++ {
+		if w.check(dst) {
+			return dst, errStop
+		}
 		row := r.row(k)
 		if k > 0 {
 			dst = append(dst, ',')
@@ -129,7 +193,7 @@ func appendRows(dst []byte, r *rows) []byte {
 		}
 		dst = append(dst, '}')
 	}
-	return append(dst, ']')
+	return append(dst, ']'), nil
 }
 
 // appendTimestamp writes a timestamp as PostgreSQL's JSON does:

@@ -1,7 +1,8 @@
 package graphql
 
 import (
-	"log/slog"
+	"context"
+	"time"
 
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -10,9 +11,12 @@ import (
 
 // Response is what a request body produced: one Result, or a batch of
 // them answered as a JSON array. It is the value between execution and
-// rendering: AppendJSON writes it; Errors tells what failed without
-// reading the JSON.
+// rendering: Render writes it; Errors tells what failed without reading
+// the JSON.
 type Response struct {
+	e       *Executor // nil for ErrorResponse
+	start   time.Time
+	run     run // the execution, kept here to save an allocation
 	batch   bool
 	results []Result
 	one     [1]Result // results of a single request, without another allocation
@@ -25,22 +29,32 @@ type Result struct {
 
 	data      node      // the root object
 	collector collector // for introspection, rendered from its selection
-	log       *slog.Logger
 }
 
 func errorResult(err *Error) Result { return Result{Err: err} }
 
-// single makes the response of one request.
-func single(res Result) *Response {
-	r := &Response{}
-	r.one[0] = res
-	r.results = r.one[:]
-	return r
+// newResponse starts the response of a request body and its run.
+func (e *Executor) newResponse(ctx context.Context, caller Caller) *Response {
+	resp := &Response{e: e, start: time.Now()}
+	resp.run = run{ctx: ctx, start: resp.start, caller: caller}
+	return resp
+}
+
+// single makes resp the answer of one request.
+func (resp *Response) single(res Result) *Response {
+	resp.one[0] = res
+	resp.results = resp.one[:]
+	return resp
 }
 
 // ErrorResponse is a response holding err alone, for failures before the
 // executor (authentication, an unreadable body).
-func ErrorResponse(err *Error) *Response { return single(errorResult(err)) }
+func ErrorResponse(err *Error) *Response {
+	resp := &Response{}
+	resp.one[0] = errorResult(err)
+	resp.results = resp.one[:]
+	return resp
+}
 
 // Len is the number of results: 1, or the length of a batch.
 func (r *Response) Len() int { return len(r.results) }

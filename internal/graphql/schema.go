@@ -29,7 +29,7 @@ const (
 type tableInfo struct {
 	*analytics.Table
 	byName []int  // column indices sorted by column name
-	names  string // column names sorted, comma-separated, for messages
+	names  string // column names sorted, as Hasura lists enum values in messages
 }
 
 func newTableInfo(t *analytics.Table) *tableInfo {
@@ -42,7 +42,7 @@ func newTableInfo(t *analytics.Table) *tableInfo {
 	for i, c := range ti.byName {
 		names[i] = t.Columns[c].Name
 	}
-	ti.names = strings.Join(names, ", ")
+	ti.names = quotedList(names)
 	return ti
 }
 
@@ -184,7 +184,11 @@ func generateSDL(cat *analytics.Catalogue) string {
 	for _, f := range cat.Functions {
 		w.WriteString("\n")
 		w.line(0, "input "+f.Name+"_args {")
-		for _, a := range f.Args {
+		// Hasura lists an input object's fields by name
+		// (Parser/Schema/Definition.hs), not in the function's order.
+		args := slices.Clone(f.Args)
+		slices.SortFunc(args, func(a, b analytics.Arg) int { return strings.Compare(a.Name, b.Name) })
+		for _, a := range args {
 			w.line(1, a.Name+": "+a.Type.GraphQL())
 		}
 		w.line(0, "}")

@@ -2,6 +2,7 @@ package graphql
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -31,6 +32,8 @@ type tableArgs struct {
 	offset   int64
 	// used are the columns the arguments read.
 	used analytics.ColumnSet
+	// sorted are the columns of orderBy.
+	sorted analytics.ColumnSet
 }
 
 type orderKey struct {
@@ -217,16 +220,21 @@ func (cm *comparison) eval(c cells, row int) truth {
 
 // apply runs where, order_by, distinct_on, offset and limit over res, in
 // PostgreSQL's order, and returns the rows kept in order; nil when there
-// is nothing to apply (every row, in the function's order). Sorting is
+// is nothing to apply (every row, in the function's order). It stops when
+// ctx ends. Sorting is
 // stable, so rows that tie on every order_by key keep the function's
 // order.
-func (a *tableArgs) apply(res *analytics.Result, t *tableInfo) []int32 {
+func (a *tableArgs) apply(ctx context.Context, res *analytics.Result, t *tableInfo) ([]int32, error) {
 	if a.where == nil && len(a.orderBy) == 0 && len(a.distinct) == 0 && a.limit < 0 && a.offset == 0 {
-		return nil
+		return nil, nil
 	}
 	c := cells{res: res, table: t}
 	order := make([]int32, 0, res.Len)
 	for r := 0; r < res.Len; r++ {
+		// A where may hold as many comparisons as a request has bytes.
+		if r&255 == 255 && a.where != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		if a.where == nil || a.where.eval(c, r) == isTrue {
 			order = append(order, int32(r))
 		}
@@ -267,7 +275,7 @@ func (a *tableArgs) apply(res *analytics.Result, t *tableInfo) []int32 {
 	if a.limit >= 0 && a.limit < int64(len(order)) {
 		order = order[:a.limit]
 	}
-	return order
+	return order, nil
 }
 
 func sameOn(c cells, x, y int, cols []int) bool {
@@ -291,25 +299,21 @@ func fieldArg(f *ast.Field, name string, vars map[string]any) any {
 // root field whose arguments are at argsAt.
 func parseTableArgs(f *ast.Field, vars map[string]any, t *tableInfo, argsAt *path) (*tableArgs, error) {
 	a := &tableArgs{limit: -1}
-	for _, name := range []string{"limit", "offset"} {
-		v := fieldArg(f, name, vars)
-		if v == nil {
-			continue
+	if v := fieldArg(f, "limit", vars); v != nil {
+		at := argsAt.child("limit")
+		n, err := parseLimit(v, &at)
+		if err != nil {
+			return nil, err
 		}
-		at := argsAt.child(name)
-		n, ok := v.(json.Number)
-		i, perr := strconv.ParseInt(string(n), 10, 32)
-		if !ok || perr != nil {
-			return nil, newError(CodeValidationFailed, &at, fmt.Sprintf("expected a 32-bit integer for type 'Int', but found %s", jsonKindOf(v)))
+		a.limit = n
+	}
+	if v := fieldArg(f, "offset", vars); v != nil {
+		at := argsAt.child("offset")
+		n, err := parseOffset(v, &at)
+		if err != nil {
+			return nil, err
 		}
-		if i < 0 {
-			return nil, newError(CodeValidationFailed, &at, fmt.Sprintf("%s must not be negative, but found %d", name, i))
-		}
-		if name == "limit" {
-			a.limit = i
-		} else {
-			a.offset = i
-		}
+		a.offset = n
 	}
 	if v := fieldArg(f, "where", vars); v != nil {
 		at := argsAt.child("where")
@@ -344,7 +348,8 @@ func parseTableArgs(f *ast.Field, vars map[string]any, t *tableInfo, argsAt *pat
 				want = want.With(c)
 			}
 			if len(a.orderBy) < want.Len() || initial != want {
-				return nil, newError(CodeValidationFailed, &at, `"distinct_on" columns must match initial "order_by" columns`)
+				// Hasura reports it at the arguments (Select.hs).
+				return nil, newError(CodeValidationFailed, argsAt, `"distinct_on" columns must match initial "order_by" columns`)
 			}
 		}
 	}
@@ -369,8 +374,14 @@ func (a *tableArgs) parseOrderBy(t *tableInfo, v any, argsAt *path) error {
 			if col < 0 {
 				return newError(CodeValidationFailed, &colAt, fmt.Sprintf("field '%s' not found in type: '%s_order_by'", name, t.Name))
 			}
-			dir, _ := o.values[j].(string)
+			dir, isString := o.values[j].(string)
 			k := orderKey{col: col}
+			switch {
+			case o.values[j] == nil:
+				continue // a null direction orders nothing
+			case !isString:
+				return newError(CodeValidationFailed, &colAt, fmt.Sprintf("expected an enum value for type 'order_by', but found %s", jsonKindOf(o.values[j])))
+			}
 			switch dir {
 			case "asc", "asc_nulls_last":
 			case "asc_nulls_first":
@@ -380,20 +391,66 @@ func (a *tableArgs) parseOrderBy(t *tableInfo, v any, argsAt *path) error {
 			case "desc_nulls_last":
 				k.desc = true
 			default:
-				return newError(CodeValidationFailed, &colAt, fmt.Sprintf("expected one of the values asc, asc_nulls_first, asc_nulls_last, desc, desc_nulls_first, desc_nulls_last for type 'order_by', but found %s", describe(o.values[j])))
+				return newError(CodeValidationFailed, &colAt, fmt.Sprintf("expected one of the values %s for type 'order_by', but found '%s'", orderByNames, dir))
 			}
-			a.orderBy = append(a.orderBy, k)
+			// A column sorted on again never changes the order: keep the
+			// first, so that a long order_by costs nothing per row.
+			if !a.sorted.Has(col) {
+				a.sorted = a.sorted.With(col)
+				a.orderBy = append(a.orderBy, k)
+			}
 			a.used = a.used.With(col)
 		}
 	}
 	return nil
 }
 
-func describe(v any) string {
-	if s, ok := v.(string); ok {
-		return "'" + s + "'"
+// orderByNames are the values of the order_by enum, as Hasura lists them.
+var orderByNames = quotedList([]string{"asc", "asc_nulls_first", "asc_nulls_last", "desc", "desc_nulls_first", "desc_nulls_last"})
+
+// parseLimit reads limit as Hasura's non-negative Int parser does
+// (Scalars.hs nonNegativeInt). Literals were checked before; values here
+// come from variables.
+func parseLimit(v any, at *path) (int64, error) {
+	n, ok := v.(json.Number)
+	if !ok || strings.HasPrefix(string(n), "-") && strings.Trim(string(n), "-0.eE+") != "" {
+		return 0, newError(CodeValidationFailed, at, fmt.Sprintf("expected a non-negative 32-bit integer for type 'Int', but found %s", jsonKindOf(v)))
 	}
-	return jsonKindOf(v)
+	i, ok := jsonInt(n, 32)
+	if !ok {
+		return 0, newError(CodeParseFailed, at, outOfBounds(string(n)))
+	}
+	return i, nil
+}
+
+// parseOffset reads offset as Hasura's bigint parser does (Scalars.hs
+// bigInt): an integer, or a decimal string. A negative offset reaches
+// PostgreSQL, whose error Hasura relays at $.
+func parseOffset(v any, at *path) (int64, error) {
+	var i int64
+	switch v := v.(type) {
+	case json.Number:
+		n, ok := jsonInt(v, 64)
+		if !ok {
+			return 0, newError(CodeParseFailed, at, outOfBounds(string(v)))
+		}
+		i = n
+	case string:
+		if !isDecimal(v) {
+			return 0, newError(CodeValidationFailed, at, fmt.Sprintf("expected a 32-bit integer, or a 64-bit integer represented as a string for type 'Int', but found %s", jsonKindOf(v)))
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, newError(CodeParseFailed, at, outOfBounds(v))
+		}
+		i = n
+	default:
+		return 0, newError(CodeValidationFailed, at, fmt.Sprintf("expected a 32-bit integer, or a 64-bit integer represented as a string for type 'Int', but found %s", jsonKindOf(v)))
+	}
+	if i < 0 {
+		return 0, NewError(CodeDataException, "OFFSET must not be negative")
+	}
+	return i, nil
 }
 
 // parseColumns reads a [<table>_select_column!] value: distinct column
@@ -405,11 +462,15 @@ func parseColumns(t *tableInfo, v any, at *path) ([]int, error) {
 	}
 	var cols []int
 	for i, item := range items {
-		s, _ := item.(string)
+		s, isString := item.(string)
 		c := t.Column(s)
+		if !isString {
+			elem := at.at(i)
+			return nil, newError(CodeValidationFailed, &elem, fmt.Sprintf("expected an enum value for type '%s_select_column', but found %s", t.Name, jsonKindOf(item)))
+		}
 		if c < 0 {
 			elem := at.at(i)
-			return nil, newError(CodeValidationFailed, &elem, fmt.Sprintf("expected one of the values %s for type '%s_select_column', but found %s", t.names, t.Name, describe(item)))
+			return nil, newError(CodeValidationFailed, &elem, fmt.Sprintf("expected one of the values %s for type '%s_select_column', but found '%s'", t.names, t.Name, s))
 		}
 		if !slices.Contains(cols, c) {
 			cols = append(cols, c)
@@ -432,7 +493,7 @@ func (a *tableArgs) parseBoolExp(t *tableInfo, v any, at *path) (*boolExp, error
 			items, ok := val.([]any)
 			if !ok {
 				if val == nil {
-					return nil, newError(CodeValidationFailed, &p, fmt.Sprintf("expected a list for type '[%s_bool_exp!]', but found null", t.Name))
+					return nil, newError(CodeValidationFailed, &p, "expected a list, but found null")
 				}
 				items = []any{val}
 			}
@@ -522,9 +583,12 @@ func parseComparisons(t *tableInfo, col int, v any, at *path) ([]comparison, err
 
 // columnValue reads a comparison value of a column of type typ: a 32-bit
 // Int, a 64-bit bigint, a timestamp literal or a string. An explicit null
-// is an error, as in Hasura v2 (it no longer silently drops the
-// condition).
+// is an error, worded as Hasura v2 words it (Postgres
+// Instances/Schema.hs): it never silently drops the condition.
 func columnValue(typ analytics.Type, v any, at *path) (value, error) {
+	if v == nil {
+		return value{}, newError(CodeValidationFailed, at, fmt.Sprintf("unexpected null value for type '%s'", typ.GraphQL()))
+	}
 	switch typ {
 	case analytics.Timestamp:
 		s, ok := v.(string)
@@ -551,9 +615,9 @@ func columnValue(typ analytics.Type, v any, at *path) (value, error) {
 	if !ok {
 		return value{}, newError(CodeValidationFailed, at, fmt.Sprintf("expected %s for type '%s', but found %s", kind, name, jsonKindOf(v)))
 	}
-	i, err := strconv.ParseInt(string(n), 10, bitSize)
-	if err != nil {
-		return value{}, newError(CodeValidationFailed, at, fmt.Sprintf("The value %s lies outside the bounds or is not an integer. Maybe it is a float, or is there integer overflow?", n))
+	i, ok := jsonInt(n, bitSize)
+	if !ok {
+		return value{}, newError(CodeParseFailed, at, outOfBounds(string(n)))
 	}
 	return value{i: i}, nil
 }

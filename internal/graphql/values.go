@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,40 +17,141 @@ import (
 	"github.com/tally-server/tally/internal/analytics"
 )
 
-func parseInt32(s string) (int32, error) {
-	v, err := strconv.ParseInt(s, 10, 32)
-	return int32(v), err
-}
-
-// checkVariables applies Hasura's rules to the request's variables: every
-// variable sent must be declared, non-null variables need a value, and
-// values of built-in scalars must have the right JSON type. Values of
-// Tally's custom scalars are parsed where they are used.
-func (e *Executor) checkVariables(op *ast.OperationDefinition, vars map[string]any) *Error {
+// resolveVariables applies Hasura's checks of a request's variables
+// (Execute/Resolve.hs) and returns the values to use, with the defaults
+// of those not sent: a non-null variable needs a value other than null, no
+// variable is defined twice, every variable used is defined, and every
+// value sent is used. The values themselves are checked where they are
+// used, as Hasura does.
+func (e *Executor) resolveVariables(op *ast.OperationDefinition, c *checkedOp, vars map[string]any) (map[string]any, *Error) {
+	defaults := false
+	for _, vd := range op.VariableDefinitions {
+		v, ok := vars[vd.Variable]
+		switch {
+		case ok && v == nil && vd.Type.NonNull:
+			return nil, NewError(CodeValidationFailed, fmt.Sprintf("null value found for non-nullable type: %q", vd.Type.String()))
+		case !ok && vd.DefaultValue != nil:
+			defaults = true
+		case !ok && vd.Type.NonNull:
+			return nil, NewError(CodeValidationFailed, fmt.Sprintf("expecting a value for non-nullable variable: %q", vd.Variable))
+		}
+	}
+	if c.dupVar != "" {
+		return nil, NewError(CodeParseFailed, fmt.Sprintf("multiple definitions for variable %q", c.dupVar))
+	}
+	if c.unbound != "" {
+		return nil, NewError(CodeValidationFailed, fmt.Sprintf("unbound variable %q", c.unbound))
+	}
 	var unexpected []string
 	for name := range vars {
-		if op.VariableDefinitions.ForName(name) == nil {
+		if !c.used[name] {
 			unexpected = append(unexpected, name)
 		}
 	}
 	if len(unexpected) > 0 {
 		sort.Strings(unexpected)
-		return NewError(CodeValidationFailed, "unexpected variables in variableValues: "+strings.Join(unexpected, ", "))
+		return nil, NewError(CodeValidationFailed, "unexpected variables in variableValues: "+strings.Join(unexpected, ", "))
+	}
+	if !defaults {
+		return vars, nil
+	}
+	out := make(map[string]any, len(op.VariableDefinitions))
+	for k, v := range vars {
+		out[k] = v
 	}
 	for _, vd := range op.VariableDefinitions {
-		v, ok := vars[vd.Variable]
+		if _, ok := out[vd.Variable]; !ok && vd.DefaultValue != nil {
+			out[vd.Variable] = resolve(vd.DefaultValue, nil)
+		}
+	}
+	return out, nil
+}
+
+// checkUses checks the values of variables used where built-in scalars
+// are expected (directive arguments, __type's name, count's distinct), at
+// the place of their first use, as Hasura's scalar parsers do.
+func checkUses(uses []varUse, vars map[string]any) *Error {
+	for _, u := range uses {
+		v, ok := vars[u.name]
 		if !ok {
-			if vd.Type.NonNull && vd.DefaultValue == nil {
-				at := variablePath(vd.Variable, nil)
-				return newError(CodeValidationFailed, at, fmt.Sprintf("expecting a value for non-nullable variable: '%s' of type '%s'", vd.Variable, vd.Type.String()))
-			}
 			continue
 		}
-		if err := e.checkJSONValue(v, vd.Type, vd.Variable, nil); err != nil {
+		if err := checkJSONScalar(v, u.typ, u.at); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func checkJSONScalar(v any, typ *ast.Type, at Path) *Error {
+	if v == nil {
+		return nil
+	}
+	if typ.Elem != nil {
+		list, ok := v.([]any)
+		if !ok {
+			return checkJSONScalar(v, typ.Elem, append(at[:len(at):len(at)], PathElem{Index: 0}))
+		}
+		for i, item := range list {
+			if err := checkJSONScalar(item, typ.Elem, append(at[:len(at):len(at)], PathElem{Index: i})); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	mismatch := func(expected string) *Error {
+		return &Error{Code: CodeValidationFailed, Path: at, Message: fmt.Sprintf("expected %s for type '%s', but found %s", expected, typ.NamedType, jsonKindOf(v))}
+	}
+	switch typ.NamedType {
+	case "Boolean":
+		if _, ok := v.(bool); !ok {
+			return mismatch("a boolean")
+		}
+	case "String":
+		if _, ok := v.(string); !ok {
+			return mismatch("a string")
+		}
+	case "Float":
+		if _, ok := v.(json.Number); !ok {
+			return mismatch("a float")
+		}
+	case "ID":
+		switch v.(type) {
+		case string, json.Number:
+		default:
+			return mismatch("a String or a 32-bit integer")
+		}
+	case "Int":
+		n, ok := v.(json.Number)
+		if !ok {
+			return mismatch("a 32-bit integer")
+		}
+		if _, ok := jsonInt(n, 32); !ok {
+			return &Error{Code: CodeParseFailed, Path: at, Message: outOfBounds(n.String())}
+		}
+	}
+	return nil
+}
+
+// jsonInt reads a JSON number as an integer of bits bits, as Haskell's
+// toBoundedInteger does: 100, 1e2 and 100.0 are all 100; 1.5 and numbers
+// out of range are not integers.
+func jsonInt(n json.Number, bits int) (int64, bool) {
+	if i, err := strconv.ParseInt(string(n), 10, bits); err == nil {
+		return i, true
+	}
+	if len(n) > 64 {
+		return 0, false // not worth a big.Rat: no integer of 64 bits is written so long
+	}
+	r, ok := new(big.Rat).SetString(string(n))
+	if !ok || !r.IsInt() || !r.Num().IsInt64() {
+		return 0, false
+	}
+	i := r.Num().Int64()
+	if bits == 32 && (i < math.MinInt32 || i > math.MaxInt32) {
+		return 0, false
+	}
+	return i, true
 }
 
 // object is an input object value with its fields in the order given:
@@ -166,82 +269,17 @@ func decodeVariables(data []byte) (map[string]any, error) {
 
 func jsonKindOf(v any) string { return analytics.JSONKind(v) }
 
-// variablePath is $.variableValues.<name>[i][j]... .
-func variablePath(name string, index []int) *path {
-	values := (*path)(nil).child("variableValues")
-	p := &path{up: &values, key: name}
-	for _, i := range index {
-		p = &path{up: p, index: i}
-	}
-	return p
-}
-
-// checkJSONValue checks the value of variable name (at index within it,
-// for list elements) against its declared type. The path is built only
-// for an error, so that checking allocates nothing.
-func (e *Executor) checkJSONValue(v any, typ *ast.Type, name string, index []int) *Error {
-	if v == nil {
-		if typ.NonNull {
-			return newError(CodeValidationFailed, variablePath(name, index), fmt.Sprintf("null value found for non-nullable type: '%s'", typ.String()))
-		}
-		return nil
-	}
-	if typ.Elem != nil {
-		list, ok := v.([]any)
-		if !ok {
-			return e.checkJSONValue(v, typ.Elem, name, index)
-		}
-		for i, item := range list {
-			if err := e.checkJSONValue(item, typ.Elem, name, append(index[:len(index):len(index)], i)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	switch typ.NamedType {
-	case "Boolean":
-		if _, ok := v.(bool); !ok {
-			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("expected a boolean for type 'Boolean', but found %s", jsonKindOf(v)))
-		}
-	case "Int":
-		n, ok := v.(json.Number)
-		if !ok {
-			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("expected a 32-bit integer for type 'Int', but found %s", jsonKindOf(v)))
-		}
-		if _, err := parseInt32(n.String()); err != nil {
-			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("The value %s lies outside the bounds or is not an integer. Maybe it is a float, or is there integer overflow?", n))
-		}
-	case "String":
-		if _, ok := v.(string); !ok {
-			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("expected a string for type 'String', but found %s", jsonKindOf(v)))
-		}
-	default:
-		if e.argsTypes[typ.NamedType] == nil {
-			break
-		}
-		if _, ok := v.(*object); !ok {
-			return newError(CodeParseFailed, variablePath(name, index), fmt.Sprintf("expected an object for type '%s', but found %s", typ.NamedType, jsonKindOf(v)))
-		}
-	}
-	return nil
-}
-
 // resolve turns a GraphQL value into a JSON-like Go value (nil, string,
-// bool, json.Number, []any, map[string]any), substituting variables. A
-// variable that was not sent takes its default, or is absent (nil).
+// bool, json.Number, []any, *object), substituting variables (vars holds
+// the defaults of those not sent: resolveVariables). A variable without a
+// value is absent (nil).
 func resolve(v *ast.Value, vars map[string]any) any {
 	if v == nil {
 		return nil
 	}
 	switch v.Kind {
 	case ast.Variable:
-		if val, ok := vars[v.Raw]; ok {
-			return val
-		}
-		if v.VariableDefinition != nil && v.VariableDefinition.DefaultValue != nil {
-			return resolve(v.VariableDefinition.DefaultValue, nil)
-		}
-		return nil
+		return vars[v.Raw]
 	case ast.NullValue:
 		return nil
 	case ast.IntValue, ast.FloatValue:

@@ -32,7 +32,7 @@ var timestampSeeds = []string{
 }
 
 var unitSpellings = []string{
-	"microsecond", "microseconds", "us", "usec", "usecs", "millisecond", "milliseconds", "ms", "msec",
+	"microsecond", "microseconds", "us", "usec", "usecs", "usecond", "useconds", "millisecond", "milliseconds", "ms", "msec", "msecs", "msecond", "mseconds", "Msecond",
 	"second", "seconds", "s", "sec", "secs", "minute", "minutes", "m", "min", "mins", "hour", "hours",
 	"h", "hr", "hrs", "day", "days", "d", "week", "weeks", "w", "month", "months", "mon", "mons",
 	"year", "years", "y", "yr", "yrs", "decade", "decades", "dec", "century", "centuries", "c",

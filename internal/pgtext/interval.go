@@ -162,26 +162,20 @@ var deltaUnits = map[string]int{
 	"mil":        uMillennium, "millennia": uMillennium, "millennium": uMillennium, "mils": uMillennium,
 	"millisecon": uMillisecond,
 	"mon":        uMonth, "mons": uMonth, "month": uMonth, "months": uMonth,
-	"ms": uMillisecond, "msec": uMillisecond, "mseconds": uMillisecond, "msecs": uMillisecond,
+	"ms": uMillisecond, "msec": uMillisecond, "msecond": uMillisecond, "mseconds": uMillisecond, "msecs": uMillisecond,
 	"qtr": uOther, "quarter": uOther,
 	"s": uSecond, "sec": uSecond, "second": uSecond, "seconds": uSecond, "secs": uSecond,
 	"timezone": uOther, "timezone_h": uOther, "timezone_m": uOther,
-	"us": uMicrosecond, "usec": uMicrosecond, "microsecond": uMicrosecond, "useconds": uMicrosecond, "usecs": uMicrosecond,
+	"us": uMicrosecond, "usec": uMicrosecond, "usecond": uMicrosecond, "useconds": uMicrosecond, "usecs": uMicrosecond,
 	"w": uWeek, "week": uWeek, "weeks": uWeek,
 	"y": uYear, "year": uYear, "years": uYear, "yr": uYear, "yrs": uYear,
 }
 
+// lookupUnit finds a unit word as PostgreSQL's datebsearch does: on its
+// first TOKMAXLEN characters (every table entry is at most that long, so
+// "microseconds" is "microsecon").
 func lookupUnit(s string) (int, bool) {
 	u, ok := deltaUnits[truncTok(s)]
-	if !ok && len(s) > 10 {
-		// Table entries longer than TOKMAXLEN ("microsecond") are compared
-		// on their first ten characters too.
-		for k, v := range deltaUnits {
-			if len(k) > 10 && k[:10] == s[:10] {
-				return v, true
-			}
-		}
-	}
 	return u, ok
 }
 

@@ -88,3 +88,26 @@ func TestErrorsSayWhatIsAccepted(t *testing.T) {
 		}
 	}
 }
+
+// TestIntervalUnitWords pins unit words of PostgreSQL's deltatktbl that
+// the random differential test reaches only rarely: DMILLISEC "msecond"
+// and DMICROSEC "usecond" (datetime.h), in any case, and words longer
+// than TOKMAXLEN matched on their first ten characters.
+func TestIntervalUnitWords(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want Interval
+	}{
+		{"46 Msecond", Interval{Micros: 46000}},
+		{"46 msecond 2.941 y", Interval{Months: 35, Micros: 46000}},
+		{"3 usecond", Interval{Micros: 3}},
+		{"3 USECONDS", Interval{Micros: 3}},
+		{"3 microseconds", Interval{Micros: 3}},
+		{"2 millisecondsxyz", Interval{Micros: 2000}},
+	} {
+		got, err := ParseInterval(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseInterval(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/servertest"
+	"github.com/tally-server/tally/web"
 )
 
 // BenchmarkGraphQLHandler measures the HTTP path without the engine: the
@@ -25,7 +26,7 @@ func BenchmarkGraphQLHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	h := server.New(server.Config{}, exec, auth.New(auth.Config{AdminSecret: "s3cret"}), nil).Handler()
-	body := servertest.MustJSON(map[string]any{"query": server.SpecQuery, "variables": map[string]any{
+	body := servertest.MustJSON(map[string]any{"query": web.SpecQuery, "variables": map[string]any{
 		"deskIds": "{d2be0283-9b53-4d7b-b77d-2650f3a1a99c}", "startDate": "2024-01-08", "endDate": "2024-01-17", "intervalInDays": "1 day"}})
 	b.ReportAllocs()
 	for b.Loop() {

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/servertest"
+	"github.com/tally-server/tally/web"
 )
 
 // nodeClient finds node and the installed graphql package.
@@ -38,7 +38,7 @@ func TestGraphQLJSClient(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{})
 	s.LoadFew(t)
 	docs := map[string]any{
-		"spec": map[string]any{"query": server.SpecQuery, "variables": map[string]any{
+		"spec": map[string]any{"query": web.SpecQuery, "variables": map[string]any{
 			"deskIds": "{9566c74d-1003-4c4d-bbbb-0407d1e2c649}", "startDate": "2024-01-08", "endDate": "2024-01-09", "intervalInDays": "1 day"}},
 		"table": map[string]any{"query": `query T($w: open_closed_sessions_interval_counts_bool_exp) {
   rows: open_closed_sessions_interval_counts_v2(args: {start_time: "2024-01-07", end_time: "2024-01-10"}, where: $w,

@@ -51,7 +51,7 @@ var graphqlErrorCases = []errorCase{
 	{"number for timestamp", nil, q(`start_time: 20240101, end_time: "2024-01-02"`, nil), graphql.CodeParseFailed},
 	{"number for uuid array", nil, q(`start_time: "2024-01-01", end_time: "2024-01-02", desk_ids: $a`, map[string]any{"a": 5}), graphql.CodeParseFailed},
 	{"object for interval", nil, q(`start_time: "2024-01-01", end_time: "2024-01-02", interval_span: $i`, map[string]any{"i": map[string]any{"days": 1}}), graphql.CodeParseFailed},
-	{"string for Boolean variable", nil, q(`start_time: "2024-01-01", end_time: "2024-01-02", is_test: $b`, map[string]any{"b": "false"}), graphql.CodeParseFailed},
+	{"string for Boolean variable", nil, q(`start_time: "2024-01-01", end_time: "2024-01-02", is_test: $b`, map[string]any{"b": "false"}), graphql.CodeValidationFailed},
 	{"string for Boolean literal", nil, q(`start_time: "2024-01-01", end_time: "2024-01-02", is_test: "false"`, nil), graphql.CodeValidationFailed},
 	{"unknown field in args", nil, q(`start_time: "2024-01-01", end_time: "2024-01-02", desk_id: "{}"`, nil), graphql.CodeValidationFailed},
 	{"unknown root field", nil, mustJSON(map[string]any{"query": "{ sessions { id } }"}), graphql.CodeValidationFailed},

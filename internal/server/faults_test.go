@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -67,8 +70,25 @@ func (brokenCall) Run(ctx context.Context, src analytics.Source, account pgtext.
 // enables authentication.
 func faultyServer(t *testing.T, src analytics.Source, cat *analytics.Catalogue, secret string) *httptest.Server {
 	t.Helper()
+	return faultyServerWith(t, src, cat, secret, nil)
+}
+
+// faultyServerLogged is a server whose engine fails, logging to log.
+func faultyServerLogged(t *testing.T, log *slog.Logger) *httptest.Server {
+	t.Helper()
+	return faultyServerWith(t, failingSource{errors.New("index corrupt: row 7 out of order")}, analytics.NewCatalogue(), "", log)
+}
+
+// slogLogHandler is the handler tally serve logs with: text, with the
+// request id of the context.
+func slogLogHandler(w io.Writer) slog.Handler {
+	return server.LogHandler(slog.NewTextHandler(w, nil))
+}
+
+func faultyServerWith(t *testing.T, src analytics.Source, cat *analytics.Catalogue, secret string, log *slog.Logger) *httptest.Server {
+	t.Helper()
 	store := failingStore{err: fmt.Errorf("write sessions: %w", errors.New("disk I/O error"))}
-	exec, err := graphql.New(graphql.Config{}, cat, src)
+	exec, err := graphql.New(graphql.Config{QueryTimeout: 50 * time.Millisecond, Logger: log}, cat, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +96,7 @@ func faultyServer(t *testing.T, src analytics.Source, cat *analytics.Catalogue, 
 	t.Cleanup(authn.Close)
 	srv := server.New(server.Config{
 		QueryTimeout: 50 * time.Millisecond,
+		Logger:       log,
 		Keys:         store,
 		Health:       func(context.Context) error { return errors.New("the store cannot write: disk full") },
 	}, exec, authn, store)
@@ -93,6 +114,9 @@ func send(t *testing.T, url, method, path string, headers map[string]string, bod
 
 const spec = `{"query":"{ r: open_closed_sessions_interval_counts_v2(args: {start_time: \"2024-01-08\", end_time: \"2024-01-09\"}) { open_sessions } }"}`
 
+// elapsed matches the time a timeout error reports, which varies.
+var elapsed = regexp.MustCompile(`ran for [0-9.]+(ms|s|µs)`)
+
 func TestFaultsBelowTheQueryPath(t *testing.T) {
 	broken := analytics.NewFunction(analytics.IntervalFunction, analytics.NewCatalogue().Function(analytics.IntervalFunction).Args, analytics.IntervalTable(),
 		func(analytics.Args, analytics.Limits) (analytics.Call, error) { return brokenCall{}, nil })
@@ -107,7 +131,7 @@ func TestFaultsBelowTheQueryPath(t *testing.T) {
 		{"engine error", failingSource{errors.New("index corrupt: row 7 out of order")}, nil,
 			`{"errors":[{"message":"unexpected error while executing the query; the server log has details","extensions":{"path":"$","code":"unexpected"}}]}`},
 		{"query timeout", failingSource{}, nil,
-			`{"errors":[{"message":"the query took longer than the server's time limit and was cancelled; narrow the time range or filters","extensions":{"path":"$","code":"timeout"}}]}`},
+			`{"errors":[{"message":"time_limit exceeded: the request ran for ELAPSED while counting, longer than the limit of 50ms (--query-timeout), and was stopped; narrow the time range or filters","extensions":{"path":"$","code":"timeout"}}]}`},
 		{"a result the encoder cannot write", failingSource{}, &analytics.Catalogue{Functions: []*analytics.Function{broken}},
 			`{"errors":[{"message":"unexpected error while executing the query; the server log has details","extensions":{"path":"$","code":"unexpected"}}]}`},
 	}
@@ -119,6 +143,7 @@ func TestFaultsBelowTheQueryPath(t *testing.T) {
 			}
 			hs := faultyServer(t, c.src, cat, "")
 			code, body := send(t, hs.URL, http.MethodPost, "/v1/graphql", map[string]string{"X-Moveo-Account-Id": servertest.Account}, spec)
+			body = elapsed.ReplaceAllString(body, "ran for ELAPSED")
 			if code != http.StatusOK || body != c.want {
 				t.Errorf("HTTP %d %s\nwant 200 %s", code, body, c.want)
 			}

@@ -13,13 +13,17 @@ import (
 // POST /v1/graphql: authentication, the body within its limit, then the
 // executor; every answer is HTTP 200 with a Hasura-shaped body.
 
-// writeGraphQL renders a GraphQL response and writes it: always HTTP 200,
-// as Hasura's /v1/graphql does, errors included. The error metric reads
-// the codes from the response value.
-func (s *Server) writeGraphQL(w http.ResponseWriter, resp *graphql.Response) {
+// writeGraphQL renders a GraphQL response within ctx and writes it:
+// always HTTP 200, as Hasura's /v1/graphql does, errors included, which
+// are never compressed. The error metric reads the codes from the
+// response value.
+func (s *Server) writeGraphQL(ctx context.Context, w http.ResponseWriter, r *http.Request, resp *graphql.Response) {
 	out := s.getBuf()
 	defer s.putBuf(out)
-	body := resp.AppendJSON(out.AvailableBuffer())
+	body := resp.Render(ctx, out.AvailableBuffer())
+	if resp.Len() == 1 && resp.Result(0).Err != nil {
+		noCompress(r)
+	}
 	if s.m != nil {
 		for _, e := range resp.Errors() {
 			s.m.errors.WithLabelValues(e.Code).Inc()
@@ -37,15 +41,15 @@ func graphqlError(code, msg string) *graphql.Response {
 func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	p, err := s.authn.Authenticate(r.Context(), r.Header)
 	if err != nil {
-		s.writeGraphQL(w, graphqlError(graphql.CodeAccessDenied, err.Error()))
+		s.writeGraphQL(r.Context(), w, r, graphqlError(graphql.CodeAccessDenied, err.Error()))
 		return
 	}
 	if p.KeyID != "" && !p.AccountHeader {
-		s.writeGraphQL(w, graphqlError(graphql.CodeAccessDenied, "X-Moveo-Account-Id header required with an API key: send the UUID of the key's account"))
+		s.writeGraphQL(r.Context(), w, r, graphqlError(graphql.CodeAccessDenied, "X-Moveo-Account-Id header required with an API key: send the UUID of the key's account"))
 		return
 	}
 	if !p.Can(auth.ScopeRead) {
-		s.writeGraphQL(w, graphqlError(graphql.CodeAccessDenied, "this API key may not read; it needs the read scope"))
+		s.writeGraphQL(r.Context(), w, r, graphqlError(graphql.CodeAccessDenied, "this API key may not read; it needs the read scope"))
 		return
 	}
 	buf := s.getBuf()
@@ -53,17 +57,21 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxQueryBytes)); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			s.writeGraphQL(w, graphqlError(graphql.CodeBadRequest, fmt.Sprintf("the request body is larger than %d bytes, the limit for /v1/graphql (--max-query-bytes)", s.cfg.MaxQueryBytes)))
+			s.writeGraphQL(r.Context(), w, r, graphqlError(graphql.CodeBadRequest, fmt.Sprintf("the request body is larger than %d bytes, the limit for /v1/graphql (--max-query-bytes)", s.cfg.MaxQueryBytes)))
 			return
 		}
-		s.writeGraphQL(w, graphqlError(graphql.CodeBadRequest, "could not read the request body: "+err.Error()))
+		s.writeGraphQL(r.Context(), w, r, graphqlError(graphql.CodeBadRequest, "could not read the request body: "+err.Error()))
 		return
 	}
+	// The time limit covers every stage, writing the answer included;
+	// the client leaving cancels r's context, and so the work.
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
-	s.writeGraphQL(w, s.exec.ExecuteBody(ctx, graphql.Caller{Account: p.Account}, buf.Bytes()))
+	s.writeGraphQL(ctx, w, r, s.exec.ExecuteBody(ctx, graphql.Caller{Account: p.Account}, buf.Bytes()))
 }
 
+// graphqlGet answers GET /v1/graphql as Hasura does: GET is its route for
+// persisted queries, which it does not support.
 func (s *Server) graphqlGet(w http.ResponseWriter, r *http.Request) {
-	s.writeGraphQL(w, graphqlError(graphql.CodeNotSupported, "GET requests to /v1/graphql are not supported; POST {\"query\": ...} as JSON"))
+	s.writeGraphQL(r.Context(), w, r, graphqlError(graphql.CodeNotSupported, graphql.ErrPersistedQueryNotSupported))
 }

@@ -1,9 +1,11 @@
 // Package server is Tally's HTTP API: POST /v1/graphql, POST /v1/sessions,
-// GET /healthz, GET /metrics and the console pages. Handlers are methods on
-// Server, which holds its dependencies; routing is net/http's ServeMux.
+// GET /api/rest/…, GET /healthz, GET /metrics and the browser pages.
+// Handlers are methods on Server, which holds its dependencies; routing is
+// net/http's ServeMux.
 //
 // Data flows one way: HTTP → auth → graphql (queries) or ingest → Ingester
-// (writes). The server imports no store and no engine.
+// (writes); REST calls the catalogue's functions on an analytics.Source.
+// The server imports no store and no engine.
 package server
 
 import (
@@ -44,10 +46,15 @@ type Config struct {
 	Registry *prometheus.Registry // nil: no /metrics
 	// Sessions reports the sessions held, for the tally_sessions gauge.
 	Sessions func() float64
-	// Console is what the console page starts with.
+	// Console is what the browser pages start with.
 	Console ConsoleConfig
+	// REST is what GET /api/rest/… calls; without a Source there is no REST.
+	REST RESTConfig
 	// Keys enables the admin key API; nil answers 501 there.
 	Keys KeyManager
+	// CORSOrigins are the origins browsers may call Tally from
+	// (transport.go); empty allows every origin, as Hasura does.
+	CORSOrigins []string
 }
 
 // WithDefaults returns c with every unset field at its default.
@@ -114,6 +121,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/graphql", s.instrument("graphql", s.graphqlGet))
 	mux.Handle("POST /v1/sessions", s.instrument("sessions", s.sessions))
 	mux.Handle("GET /healthz", s.instrument("healthz", s.healthz))
+	mux.Handle("GET /hasura/healthz", s.instrument("healthz", s.healthz))
 	mux.Handle("GET /v1/version", s.instrument("version", s.version))
 	if s.cfg.Registry != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
@@ -122,7 +130,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/admin/keys", s.instrument("admin_keys", s.listKeys))
 	mux.Handle("DELETE /v1/admin/keys/{id}", s.instrument("admin_keys", s.revokeKey))
 	s.consoleRoutes(mux)
-	return s.limitBodies(mux)
+	s.restRoutes(mux)
+	return s.transport(s.limitBodies(mux))
 }
 
 type statusWriter struct {

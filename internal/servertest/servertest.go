@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -57,6 +58,16 @@ type Options struct {
 	// Admission is the budget of heavy queries; zero values take the
 	// defaults, as tally serve does.
 	Admission analytics.AdmissionConfig
+	// GraphQL sets the GraphQL limits (MaxBuckets above sets Limits).
+	GraphQL graphql.Config
+	// QueryTimeout is --query-timeout; default the server's.
+	QueryTimeout time.Duration
+	// CORSOrigins is --cors-origins; default every origin.
+	CORSOrigins []string
+	// Logger receives the server's log; nil discards it.
+	Logger *slog.Logger
+	// Console is what the browser pages start with.
+	Console server.ConsoleConfig
 }
 
 // Server is a running Tally. The helpers send Secret as X-Admin-Secret
@@ -109,12 +120,18 @@ func Start(t testing.TB, o Options) *Server {
 		s.Embedded, be = b, b
 		sessions = func() float64 { return float64(b.Sessions()) }
 	}
+	gcfg := o.GraphQL
+	gcfg.Limits = analytics.Limits{MaxBuckets: o.MaxBuckets}
+	gcfg.QueryTimeout = o.QueryTimeout
+	gcfg.Logger = o.Logger
+	cat := analytics.NewCatalogue()
 	// As tally serve wires it: heavy queries admitted by cost, refusals
 	// worded as a GraphQL data-exception.
 	adm := o.Admission
 	adm.Refused = func(e *analytics.BusyError) error { return graphql.NewError(graphql.CodeDataException, e.Error()) }
 	s.Admission = analytics.NewAdmission(adm)
-	exec, err := graphql.New(graphql.Config{Limits: analytics.Limits{MaxBuckets: o.MaxBuckets}}, analytics.NewCatalogue(), s.Admission.Source(be))
+	src := s.Admission.Source(be)
+	exec, err := graphql.New(gcfg, cat, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +144,11 @@ func Start(t testing.TB, o Options) *Server {
 		Health:         be.Health,
 		Registry:       o.Registry,
 		Sessions:       sessions,
+		QueryTimeout:   o.QueryTimeout,
+		CORSOrigins:    o.CORSOrigins,
+		Logger:         o.Logger,
+		Console:        o.Console,
+		REST:           server.RESTConfig{Catalogue: cat, Source: src, Limits: gcfg.Limits},
 	}
 	if o.Configure != nil {
 		o.Configure(&scfg)
@@ -140,6 +162,13 @@ func Start(t testing.TB, o Options) *Server {
 
 // Do sends a request and returns its status and body.
 func (s *Server) Do(t testing.TB, method, path string, headers map[string]string, body []byte) (int, []byte) {
+	t.Helper()
+	code, _, b := s.Send(t, method, path, headers, body)
+	return code, b
+}
+
+// Send sends a request and returns its status, headers and body.
+func (s *Server) Send(t testing.TB, method, path string, headers map[string]string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(body))
 	if err != nil {
@@ -157,7 +186,7 @@ func (s *Server) Do(t testing.TB, method, path string, headers map[string]string
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, b
+	return resp.StatusCode, resp.Header, b
 }
 
 // Post is Do with POST.

@@ -2,7 +2,7 @@
 // (open_closed_sessions_interval_counts_v2, as query and as subscription)
 // and the values present in the data (session_dimension_counts).
 import { filterArgs, type DashboardState, type FilterArg } from "./state";
-import { toAPITime } from "./time";
+import { addInterval, toAPITime } from "./time";
 
 const countsSelection = `(
     args: {
@@ -80,9 +80,15 @@ export function countsVariablesOf(s: DashboardState): Record<string, unknown> {
   return v;
 }
 
-/** dimensionsVariablesOf gives the variables of dimensionsQuery. */
+/**
+ * dimensionsVariablesOf gives the variables of dimensionsQuery: the
+ * sessions that start in the counts' intervals. session_dimension_counts
+ * excludes its end_time, while the counts' last interval starts at end, so
+ * the values' range ends one interval after it (at end itself when the
+ * interval is spelt in a way addInterval does not read).
+ */
 export function dimensionsVariablesOf(s: DashboardState): Record<string, unknown> {
-  return { start: toAPITime(s.start), end: toAPITime(s.end), timeZone: s.timeZone };
+  return { start: toAPITime(s.start), end: toAPITime(addInterval(s.end, s.interval) ?? s.end), timeZone: s.timeZone };
 }
 
 /** The session_dimension_counts dimension behind each filter. */

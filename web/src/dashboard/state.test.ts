@@ -62,10 +62,11 @@ describe("URL state", () => {
     expect(state.filters.channels).toEqual(["web"]);
   });
 
-  it("defaults to the last 14 days by day, ending with today in the zone", () => {
-    // 02:00 UTC on 1 January is still 31 December in New York.
+  it("defaults to the last 14 days by day, the last one today in the zone", () => {
+    // 02:00 UTC on 1 January is still 31 December in New York. The API's
+    // end_time is the last interval's start: 14 days from 18 to 31 December.
     const now = new Date("2024-01-01T02:00:00Z");
-    expect(defaultState(now, "America/New_York")).toMatchObject({ start: "2023-12-18T00:00", end: "2024-01-01T00:00", interval: "1 day" });
-    expect(defaultState(now, "Asia/Kolkata")).toMatchObject({ start: "2023-12-19T00:00", end: "2024-01-02T00:00" });
+    expect(defaultState(now, "America/New_York")).toMatchObject({ start: "2023-12-18T00:00", end: "2023-12-31T00:00", interval: "1 day" });
+    expect(defaultState(now, "Asia/Kolkata")).toMatchObject({ start: "2023-12-19T00:00", end: "2024-01-01T00:00" });
   });
 });
