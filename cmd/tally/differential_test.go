@@ -563,7 +563,7 @@ func TestDifferentialAgainstReference(t *testing.T) {
 	loadTally(t, live, r, d)
 	compacting := servertest.Start(t, servertest.Options{CompactRows: 500})
 	loadTally(t, compacting, r, d)
-	restarted := servertest.Start(t, servertest.Options{Dir: live.Dir})
+	restarted := servertest.Start(t, servertest.Options{Dir: live.CopyData(t)})
 	// And the PostgreSQL backend, fed over HTTP like the others.
 	onPostgres := servertest.Start(t, servertest.Options{DatabaseURL: pgtest.NewDatabase(t)})
 	loadTally(t, onPostgres, r, d)

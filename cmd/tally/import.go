@@ -31,7 +31,7 @@ func importFlags(stderr io.Writer, getenv func(string) string) importFlagSet {
 	return importFlagSet{
 		fs:      fs,
 		ef:      ef,
-		dataDir: ef.String("data-dir", defaultDataDir, "directory of the embedded store (stop the server first)"),
+		dataDir: ef.String("data-dir", defaultDataDir, "directory of the embedded store (a server running on it must be stopped first: it holds the directory's lock)"),
 		account: ef.String("account", "", "account UUID for records without account_id"),
 		format:  fs.String("format", "", "ndjson or csv (default: from the file name; .csv is CSV)"),
 	}
@@ -85,6 +85,14 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		defer f.Close()
 		return ingest.ReadBatches(f, *format, account, importBatch, fn)
 	}
+	// The data directory is this process's until the import ends: a
+	// running server there would not see the rows written under it.
+	lock, err := sqlite.LockDir(*dataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "tally import:", err)
+		return exitFailure
+	}
+	defer lock.Unlock()
 	// Pass 1: validate everything, count.
 	total := 0
 	if err := readAll(func(b []session.Record) error { total += len(b); return nil }); err != nil {

@@ -97,6 +97,9 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		if scopes, err = apikey.ParseScopes(*f.scope); err != nil {
 			errs = append(errs, "--scope: "+err.Error())
 		}
+		if err := apikey.CheckName(*f.name); err != nil {
+			errs = append(errs, "--name: "+err.Error())
+		}
 	case "revoke":
 		if f.fs.NArg() != 1 {
 			errs = append(errs, "revoke takes exactly one key id")
@@ -138,7 +141,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tACCOUNT\tSCOPES\tNAME\tCREATED\tLAST USED\tREVOKED")
 		for _, k := range keys {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Account, apikey.FormatScopes(k.Scopes), k.Name, stamp(k.CreatedAt), stamp(k.LastUsedAt), stamp(k.RevokedAt))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Account, apikey.FormatScopes(k.Scopes), apikey.DisplayName(k.Name), stamp(k.CreatedAt), stamp(k.LastUsedAt), stamp(k.RevokedAt))
 		}
 		tw.Flush()
 	case "revoke":

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -101,18 +102,23 @@ func (p *proc) kill() {
 	}
 }
 
-// batchFor makes n sessions starting on day k of 2024.
+// day0 is the first day of the batches of the process tests.
+var day0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// batchFor makes n sessions starting on day k (from 0) of 2024.
 func batchFor(k, n int) []byte {
 	var b strings.Builder
+	day := day0.AddDate(0, 0, k).Format("2006-01-02")
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, `{"account_id":%q,"session_id":"b%d-%d","start_time":"2024-01-%02dT%02d:%02d:00","end_time":null}`+"\n", acct, k, i, k+1, i%24, i%60)
+		fmt.Fprintf(&b, `{"account_id":%q,"session_id":"b%d-%d","start_time":"%sT%02d:%02d:00","end_time":null}`+"\n", acct, k, i, day, i%24, i%60)
 	}
 	return []byte(b.String())
 }
 
+// dayCounts returns the open sessions of each of the first days of 2024.
 func dayCounts(t *testing.T, url string, days int) []int64 {
 	t.Helper()
-	body := mustJSON(map[string]any{"query": fmt.Sprintf(`{ r: open_closed_sessions_interval_counts_v2(args: {start_time: "2024-01-01", end_time: "2024-01-%02d"}) { open_sessions } }`, days)})
+	body := mustJSON(map[string]any{"query": fmt.Sprintf(`{ r: open_closed_sessions_interval_counts_v2(args: {start_time: "2024-01-01", end_time: %q}) { open_sessions } }`, day0.AddDate(0, 0, days-1).Format("2006-01-02"))})
 	req, _ := http.NewRequest("POST", url+"/v1/graphql", strings.NewReader(string(body)))
 	req.Header.Set("X-Moveo-Account-Id", acct)
 	resp, err := http.DefaultClient.Do(req)
@@ -137,17 +143,35 @@ func dayCounts(t *testing.T, url string, days int) []int64 {
 	return out
 }
 
+// crashRounds is how many times TestKill9KeepsAcknowledgedBatches kills
+// the server: TALLY_CRASH_ROUNDS, default 3. The reliability campaign
+// runs it with 20 (docs/testing.md).
+func crashRounds(t *testing.T) int {
+	t.Helper()
+	v := os.Getenv("TALLY_CRASH_ROUNDS")
+	if v == "" {
+		return 3
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("TALLY_CRASH_ROUNDS=%q: want a positive number of rounds", v)
+	}
+	return n
+}
+
 // TestKill9KeepsAcknowledgedBatches sends batches to a real process and
-// kills it with SIGKILL while it is still taking writes. After a restart
-// every acknowledged batch is there in full, and every other batch is
-// either there in full or absent: acknowledged means durable, and a batch
-// is atomic.
+// kills it with SIGKILL while it is still taking writes, crashRounds
+// times, restarting it on the same data directory each time. After the
+// last restart every acknowledged batch is there in full, and every other
+// batch is either there in full or absent: acknowledged means durable,
+// and a batch is atomic.
 func TestKill9KeepsAcknowledgedBatches(t *testing.T) {
 	dir := t.TempDir()
 	const perBatch = 3000
-	const batches = 28
+	rounds := crashRounds(t)
+	batches := rounds*9 + 1
 	acked := map[int]bool{}
-	for round := 0; round < 3; round++ {
+	for round := 0; round < rounds; round++ {
 		p := startProc(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--log-level", "warn")
 		var mu sync.Mutex
 		done := make(chan struct{})
@@ -198,9 +222,10 @@ func TestKill9KeepsAcknowledgedBatches(t *testing.T) {
 			t.Errorf("batch %d is torn: %d of %d sessions stored", k, got, perBatch)
 		}
 	}
-	if len(acked) < 9 {
-		t.Errorf("only %d batches were acknowledged; the test did not exercise the kill", len(acked))
+	if len(acked) < 3*rounds {
+		t.Errorf("only %d batches were acknowledged in %d rounds; the test did not exercise the kill", len(acked), rounds)
 	}
+	t.Logf("%d kills: %d of %d batches acknowledged, every one of them intact; no batch torn", rounds, len(acked), batches)
 }
 
 // TestServeFlagsReportAllProblems runs the CLI in-process with several bad

@@ -19,6 +19,7 @@ import (
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/demo"
 	"github.com/tally-server/tally/internal/graphql"
+	"github.com/tally-server/tally/internal/ingest"
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/store/postgres"
 	"github.com/tally-server/tally/internal/store/sqlite"
@@ -32,7 +33,14 @@ type serveFlags struct {
 	maxBuckets     *int
 	maxQueryBytes  *int64
 	maxIngestBytes *int64
+	maxRecords     *int
 	queryTimeout   *time.Duration
+	bodiesInFlight *int64
+	bodyIdle       *time.Duration
+	bodyTimeout    *time.Duration
+	heavyCost      *int64
+	maxHeavy       *int
+	maxQueued      *int
 	logLevel       *string
 	demoDays       *int
 	demoPerDay     *int
@@ -53,6 +61,7 @@ func newServeFlags(name string, stderr io.Writer, getenv func(string) string, is
 	}
 	// Each default is the one its package defines.
 	srv := server.Config{}.WithDefaults()
+	adm := analytics.AdmissionConfig{}.WithDefaults()
 	f := &serveFlags{
 		listen:         ef.String("listen", "127.0.0.1:8080", "address to listen on; without --admin-secret keep it on loopback"),
 		dataDir:        ef.String("data-dir", dataDir, "directory of the embedded store"),
@@ -60,7 +69,14 @@ func newServeFlags(name string, stderr io.Writer, getenv func(string) string, is
 		maxBuckets:     ef.Int("max-buckets", analytics.Limits{}.WithDefaults().MaxBuckets, "most buckets one query may return"),
 		maxQueryBytes:  ef.Int64("max-query-bytes", srv.MaxQueryBytes, "largest /v1/graphql request body"),
 		maxIngestBytes: ef.Int64("max-ingest-bytes", srv.MaxIngestBytes, "largest /v1/sessions request body, after decompression"),
+		maxRecords:     ef.Int("max-ingest-records", srv.Ingest.MaxRecords, "most records one /v1/sessions batch may hold"),
 		queryTimeout:   ef.Duration("query-timeout", srv.QueryTimeout, "longest a GraphQL request may run"),
+		bodiesInFlight: ef.Int64("max-body-bytes-in-flight", srv.MaxBodyBytesInFlight, "most bytes of request bodies held at once, over all connections; past it, requests with large bodies get 503 and Retry-After"),
+		bodyIdle:       ef.Duration("body-idle-timeout", srv.BodyIdleTimeout, "longest wait for the next bytes of a request body"),
+		bodyTimeout:    ef.Duration("body-timeout", srv.BodyTimeout, "longest a whole request (headers and body) may take to arrive"),
+		heavyCost:      ef.Int64("heavy-query-cost", adm.HeavyCost, "cost from which a query is heavy and waits for a turn: stored rows it reads plus 512 per bucket it answers"),
+		maxHeavy:       ef.Int("max-heavy-queries", 0, "heavy queries that run at once; 0 means the number of CPUs minus one on the embedded store, half of --db-pool-size minus one on PostgreSQL (at least one)"),
+		maxQueued:      ef.Int("max-heavy-queued", adm.MaxQueued, "heavy queries that may wait for a turn; past it a heavy query is refused at once"),
 		logLevel:       ef.String("log-level", "info", "debug, info, warn or error"),
 		corsOrigins:    ef.String("cors-origins", "*", "origins browsers may call from, comma-separated (https://app.example.com, http://localhost:3000, https://*.example.com); * allows every origin"),
 	}
@@ -89,11 +105,20 @@ func (f *serveFlags) validate() []string {
 	if *f.maxBuckets <= 0 {
 		errs = append(errs, "--max-buckets must be positive")
 	}
-	if *f.maxQueryBytes <= 0 || *f.maxIngestBytes <= 0 {
-		errs = append(errs, "--max-query-bytes and --max-ingest-bytes must be positive")
+	if *f.maxQueryBytes <= 0 || *f.maxIngestBytes <= 0 || *f.maxRecords <= 0 {
+		errs = append(errs, "--max-query-bytes, --max-ingest-bytes and --max-ingest-records must be positive")
 	}
 	if *f.queryTimeout <= 0 {
 		errs = append(errs, "--query-timeout must be positive")
+	}
+	if *f.bodiesInFlight <= 0 {
+		errs = append(errs, "--max-body-bytes-in-flight must be positive")
+	}
+	if *f.bodyIdle <= 0 || *f.bodyTimeout <= 0 {
+		errs = append(errs, "--body-idle-timeout and --body-timeout must be positive")
+	}
+	if *f.heavyCost <= 0 || *f.maxQueued <= 0 || *f.maxHeavy < 0 {
+		errs = append(errs, "--heavy-query-cost and --max-heavy-queued must be positive, --max-heavy-queries 0 or more")
 	}
 	errs = append(errs, f.gql.validate()...)
 	if err := server.ValidateCORSOrigins(strings.Split(*f.corsOrigins, ",")); err != nil {
@@ -159,12 +184,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	maxHeavy := *f.maxHeavy
+	if maxHeavy == 0 && f.databaseURL != nil && *f.databaseURL != "" {
+		// On PostgreSQL a heavy query waits on the database, two
+		// connections at a time, rather than on this replica's cores:
+		// leave a few connections to the cheap queries.
+		maxHeavy = max(1, *f.poolSize/2-1)
+	}
+	admission := newAdmission(analytics.AdmissionConfig{HeavyCost: *f.heavyCost, MaxHeavy: maxHeavy, MaxQueued: *f.maxQueued}, reg)
+	src := admission.Source(be)
 	gcfg := f.gql.config()
 	gcfg.Limits = analytics.Limits{MaxBuckets: *f.maxBuckets}
 	gcfg.QueryTimeout = *f.queryTimeout
 	gcfg.Logger = log
 	cat := analytics.NewCatalogue()
-	exec, err := graphql.New(gcfg, cat, be)
+	exec, err := graphql.New(gcfg, cat, src)
 	if err != nil {
 		log.Error("cannot build the GraphQL schema", "err", err)
 		return exitFailure
@@ -176,18 +210,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	hub, stopLive := startLive(be, f.live, *f.queryTimeout, reg, log)
 	defer stopLive(context.Background())
 	scfg := server.Config{
-		MaxQueryBytes:  *f.maxQueryBytes,
-		MaxIngestBytes: *f.maxIngestBytes,
-		QueryTimeout:   *f.queryTimeout,
-		Version:        version,
-		Logger:         log,
-		Registry:       reg,
-		Sessions:       be.sessions,
-		Keys:           be,
-		Health:         be.Health,
-		CORSOrigins:    strings.Split(*f.corsOrigins, ","),
-		REST:           server.RESTConfig{Catalogue: cat, Source: be, Limits: gcfg.Limits},
-		Live:           hub,
+		MaxQueryBytes:        *f.maxQueryBytes,
+		MaxIngestBytes:       *f.maxIngestBytes,
+		Ingest:               ingest.Config{MaxRecords: *f.maxRecords},
+		QueryTimeout:         *f.queryTimeout,
+		MaxBodyBytesInFlight: *f.bodiesInFlight,
+		BodyIdleTimeout:      *f.bodyIdle,
+		BodyTimeout:          *f.bodyTimeout,
+		Version:              version,
+		Logger:               log,
+		Registry:             reg,
+		Sessions:             be.sessions,
+		Keys:                 be,
+		Health:               be.Health,
+		CORSOrigins:          strings.Split(*f.corsOrigins, ","),
+		REST:                 server.RESTConfig{Catalogue: cat, Source: src, Limits: gcfg.Limits},
+		Live:                 hub,
 	}
 	if isDemo {
 		scfg.Console = consoleDefaults(data)
@@ -209,9 +247,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       5 * time.Minute,
-		WriteTimeout:      *f.queryTimeout + 30*time.Second,
-		IdleTimeout:       2 * time.Minute,
+		// The server reads bodies with a deadline per read
+		// (--body-idle-timeout) that never passes this one.
+		ReadTimeout:  *f.bodyTimeout,
+		WriteTimeout: *f.queryTimeout + 30*time.Second,
+		IdleTimeout:  2 * time.Minute,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -234,6 +274,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return exitFailure
 	}
 	return exitOK
+}
+
+// newAdmission is the budget of heavy queries, its refusals worded as a
+// GraphQL error (data-exception, naming the flag) and its state in the
+// metrics.
+func newAdmission(cfg analytics.AdmissionConfig, reg *prometheus.Registry) *analytics.Admission {
+	cfg.Refused = func(e *analytics.BusyError) error { return graphql.NewError(graphql.CodeDataException, e.Error()) }
+	a := analytics.NewAdmission(cfg)
+	if reg != nil {
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tally_heavy_queries_running", Help: "Heavy queries holding a turn (--max-heavy-queries)."}, func() float64 { return float64(a.Running()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tally_heavy_queries_queued", Help: "Heavy queries waiting for a turn (--max-heavy-queued)."}, func() float64 { return float64(a.Queued()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tally_heavy_queries_refused_total", Help: "Heavy queries refused because the queue was full."}, func() float64 { return float64(a.Refusals()) }),
+		)
+	}
+	return a
 }
 
 func isLoopback(host string) bool {

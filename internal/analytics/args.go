@@ -3,6 +3,7 @@ package analytics
 import (
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/tally-server/tally/internal/pgtext"
 )
@@ -177,4 +178,66 @@ func textSet(args Args, arg string) (TextSet, error) {
 		}
 	}
 	return set, nil
+}
+
+// Text arguments (Text, and the elements of TextArray) are valid UTF-8
+// without NUL, as ingested text is (SPEC section 10): PostgreSQL refuses
+// NUL in text and invalid UTF-8 in a UTF-8 database, so such a value
+// would fail there as an unexpected error, and match nothing in the
+// engine. checkText refuses it first, in every function, as data the
+// argument cannot hold.
+
+// checkText returns a KindData *ArgError for the first Text or TextArray
+// argument of f in args whose text is not valid UTF-8 without NUL.
+func checkText(f *Function, args Args) error {
+	for i, name := range args.Names {
+		a := f.Arg(name)
+		if a == nil || (a.Type != Text && a.Type != TextArray) {
+			continue
+		}
+		switch v := args.Values[i].(type) {
+		case string:
+			if err := textError(name, -1, v); err != nil {
+				return err
+			}
+		case []any:
+			for k, e := range v {
+				if s, ok := e.(string); ok {
+					if err := textError(name, k, s); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// textError describes what is wrong with s, the value of arg (or its
+// element k when k >= 0), or returns nil.
+func textError(arg string, k int, s string) error {
+	what := ""
+	at := 0
+	for i, r := range s {
+		switch {
+		case r == 0:
+			what = "NUL"
+		case r == utf8.RuneError:
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				what = fmt.Sprintf("invalid UTF-8 (byte 0x%02X)", s[i])
+			}
+		}
+		if what != "" {
+			at = i
+			break
+		}
+	}
+	if what == "" {
+		return nil
+	}
+	where := "argument " + arg
+	if k >= 0 {
+		where += fmt.Sprintf(" element %d", k)
+	}
+	return &ArgError{Arg: arg, Kind: KindData, Reason: fmt.Sprintf("%s has %s at byte %d; text must be valid UTF-8 without NUL", where, what, at)}
 }

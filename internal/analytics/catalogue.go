@@ -213,9 +213,13 @@ func (f *Function) Arg(name string) *Arg {
 
 // Prepare parses a call's arguments and plans it within lim. Every name in
 // args must be one of f.Args (transports check that first and word the
-// error their way). Errors are *ArgError, in the order the function reads
-// its arguments.
+// error their way). Errors are *ArgError: first text that is not valid
+// UTF-8 without NUL (checkText), then the others in the order the
+// function reads its arguments.
 func (f *Function) Prepare(args Args, lim Limits) (Call, error) {
+	if err := checkText(f, args); err != nil {
+		return nil, err
+	}
 	return f.prepare(args, lim.WithDefaults())
 }
 

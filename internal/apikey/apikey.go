@@ -70,8 +70,11 @@ func (k *Key) Revoked() bool { return !k.RevokedAt.IsZero() }
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // New makes a key for account: the secret to show once, and the record to
-// store.
+// store. The name must pass CheckName.
 func New(account pgtext.UUID, scopes []Scope, name string, now time.Time) (string, Key, error) {
+	if err := CheckName(name); err != nil {
+		return "", Key{}, err
+	}
 	var idBytes [10]byte
 	var secret [32]byte
 	if _, err := rand.Read(idBytes[:]); err != nil {

@@ -53,31 +53,42 @@ type Backend struct {
 	store *sqlite.Store
 	index *engine.Index
 	log   *slog.Logger
-	feed  feed.Feed // the change feed of live queries (changes.go)
+	feed  feed.Feed       // the change feed of live queries (changes.go)
+	lock  *sqlite.DirLock // the data directory's, held until Close
 }
 
-// Open opens the store in cfg.Dir, runs cfg.Prepare, and loads every
-// stored session into a new engine.
+// Open takes the data directory's lock (sqlite.LockDir: a directory held
+// by another process is a *sqlite.LockedError naming its pid), opens the
+// store in cfg.Dir, runs cfg.Prepare, and loads every stored session into
+// a new engine. The lock is held until Close.
 func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	lock, err := sqlite.LockDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
 	store, err := sqlite.Open(ctx, cfg.Dir)
 	if err != nil {
+		lock.Unlock()
+		return nil, err
+	}
+	fail := func(err error) (*Backend, error) {
+		store.Close()
+		lock.Unlock()
 		return nil, err
 	}
 	if cfg.Prepare != nil {
 		if err := cfg.Prepare(ctx, store); err != nil {
-			store.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
-	b := &Backend{store: store, index: engine.New(cfg.Engine), log: log}
+	b := &Backend{store: store, index: engine.New(cfg.Engine), log: log, lock: lock}
 	b.Source = b.index
 	if err := b.load(ctx); err != nil {
-		store.Close()
-		return nil, err
+		return fail(err)
 	}
 	return b, nil
 }
@@ -130,15 +141,28 @@ func (b *Backend) Ingest(ctx context.Context, recs []session.Record) (accepted, 
 // Sessions is the number of sessions held.
 func (b *Backend) Sessions() int { return b.index.Sessions() }
 
-// Health reports whether the store answers.
-func (b *Backend) Health(ctx context.Context) error { return b.store.Ping(ctx) }
+// Health reports whether the store answers and can write
+// (sqlite.Store.CheckWrite: a full disk, a read-only directory).
+func (b *Backend) Health(ctx context.Context) error {
+	if err := b.store.Ping(ctx); err != nil {
+		return err
+	}
+	return b.store.CheckWrite(ctx)
+}
 
 // Store is the SQLite store, for tools that read the data directory.
 // Writing to it directly bypasses the engine.
 func (b *Backend) Store() *sqlite.Store { return b.store }
 
-// Close closes the store. The backend must not be used afterwards.
-func (b *Backend) Close() error { return b.store.Close() }
+// Close closes the store and releases the data directory. The backend
+// must not be used afterwards.
+func (b *Backend) Close() error {
+	err := b.store.Close()
+	if uerr := b.lock.Unlock(); err == nil {
+		err = uerr
+	}
+	return err
+}
 
 // Key returns the API key with id, or nil when there is none.
 func (b *Backend) Key(ctx context.Context, id string) (*apikey.Key, error) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/session"
@@ -106,6 +107,11 @@ func csvRecord(header, row []string) ([]byte, error) {
 			continue
 		}
 		v := row[i]
+		// encoding/json would replace invalid UTF-8 below: refuse it
+		// here (NUL reaches Decode as \u0000, which refuses it).
+		if !utf8.ValidString(v) {
+			return nil, fmt.Errorf("column %s is not valid UTF-8 (byte 0x%02X at byte %d of the cell); text must be valid UTF-8 without NUL", name, v[invalidAt(v)], invalidAt(v))
+		}
 		switch name {
 		case "brain_version":
 			obj[name] = json.Number(v)
@@ -134,4 +140,16 @@ func csvRecord(header, row []string) ([]byte, error) {
 		}
 	}
 	return json.Marshal(obj)
+}
+
+// invalidAt is the offset of the first byte of s that is not valid UTF-8.
+func invalidAt(s string) int {
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, size := utf8.DecodeRuneInString(s[i:]); size == 1 {
+				return i
+			}
+		}
+	}
+	return len(s)
 }

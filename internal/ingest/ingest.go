@@ -16,7 +16,6 @@ import (
 	"io"
 	"sort"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/session"
@@ -86,7 +85,7 @@ func (e *BatchError) Error() string {
 type TooManyError struct{ Max int }
 
 func (e *TooManyError) Error() string {
-	return fmt.Sprintf("the batch has more than %d records, the limit per request; split it into smaller batches", e.Max)
+	return fmt.Sprintf("the batch has more than %d records, the limit per request (--max-ingest-records); split it into smaller batches", e.Max)
 }
 
 // SyntaxError is a body that is not NDJSON or a JSON array of objects.
@@ -365,8 +364,9 @@ func skipValue(b []byte, i int) int {
 
 // unquote decodes a JSON string value; false when v is not a string.
 // Plain ASCII-safe strings are sliced directly; anything with escapes or
-// non-ASCII bytes goes through encoding/json, which also replaces invalid
-// UTF-8.
+// non-ASCII bytes goes through encoding/json, which would replace invalid
+// UTF-8 and lone surrogates: decodeRecord checks the text first
+// (textProblem).
 func unquote(v []byte) (string, bool) {
 	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
 		return "", false
@@ -426,12 +426,23 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 	for _, k := range unknown {
 		bad(k, "unknown field; known fields are account_id, session_id, desk_id, brain_parent_id, integration_id, brain_version, channel, agent_ids, is_test, start_time, end_time, updated_at")
 	}
+	// goodText checks a field's strings as sent (text.go).
+	goodText := func(field string, v json.RawMessage) bool {
+		if off, why := textProblem(v); off >= 0 {
+			bad(field, "has %s at byte %d of the record; text must be valid UTF-8 without NUL", why, offsetIn(raw, v)+off)
+			return false
+		}
+		return true
+	}
 	str := func(field string, required bool) (string, bool) {
 		v, ok := obj[field]
 		if !ok || isNull(v) {
 			if required {
 				bad(field, "is required")
 			}
+			return "", false
+		}
+		if !goodText(field, v) {
 			return "", false
 		}
 		s, ok := unquote(v)
@@ -485,8 +496,6 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 			bad("session_id", "must not be empty")
 		case len(id) > MaxSessionIDBytes:
 			bad("session_id", "is %d bytes long; the limit is %d", len(id), MaxSessionIDBytes)
-		case !utf8.ValidString(id):
-			bad("session_id", "is not valid UTF-8")
 		default:
 			rec.SessionID = id
 		}
@@ -514,7 +523,7 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 		}
 	}
 	rec.AgentIDs = []string{}
-	if v, ok := obj["agent_ids"]; ok && !isNull(v) {
+	if v, ok := obj["agent_ids"]; ok && !isNull(v) && goodText("agent_ids", v) {
 		var ids []*string
 		if err := json.Unmarshal(v, &ids); err != nil {
 			bad("agent_ids", "must be an array of strings, got %s", jsonKind(v))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tally-server/tally/internal/pgtext"
 )
@@ -82,6 +83,8 @@ func FuzzDecode(f *testing.F) {
 		`{"session_id":"a\"b","start_time":"2024-01-08T10:00:00+02:00","desk_id":"{D2BE0283-9B53-4D7B-B77D-2650F3A1A99C}"}`,
 		"{\"session_id\":\"a\",\n\"start_time\":\"2024-01-08\"}",
 		`[1,{}]`, `{"a":{"b":[1,2,{"c":"]}"}]}}`, "", "[", "\xff",
+		`{"session_id":"a\udc80","start_time":"2024-01-08"}`, `{"session_id":"\ud83d\ude00","start_time":"2024-01-08","channel":"\u0000"}`,
+		"{\"session_id\":\"a\xff\",\"start_time\":\"2024-01-08\",\"agent_ids\":[\"\xc3\"]}",
 	} {
 		f.Add(s)
 	}
@@ -101,6 +104,13 @@ func FuzzDecode(f *testing.F) {
 		for _, r := range recs {
 			if r.SessionID == "" || len(r.SessionID) > MaxSessionIDBytes || r.AgentIDs == nil || (r.HasEnd && r.EndMicros < r.StartMicros) {
 				t.Fatalf("invalid record accepted: %+v", r)
+			}
+			// Text is kept as sent: valid UTF-8 without NUL, never
+			// repaired into U+FFFD unless the client sent U+FFFD.
+			for _, s := range append([]string{r.SessionID, r.Channel.String}, r.AgentIDs...) {
+				if !utf8.ValidString(s) || strings.ContainsRune(s, 0) || (strings.ContainsRune(s, utf8.RuneError) && !strings.Contains(body, "\ufffd") && !strings.Contains(body, "\uFFFD") && !strings.Contains(body, "\xef\xbf\xbd")) {
+					t.Fatalf("text %q accepted from %q", s, body)
+				}
 			}
 		}
 	})

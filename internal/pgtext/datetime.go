@@ -105,7 +105,9 @@ func parseDateTime(s string) ([]dtField, error) {
 			switch {
 			case i < len(s) && s[i] == ':':
 				typ = ftTime
-				appendc(':')
+				if !appendc(':') {
+					return nil, errBadFormat
+				}
 				i++
 				for i < len(s) && (isDigit(s[i]) || s[i] == ':' || s[i] == '.') {
 					if !appendc(s[i]) {
@@ -153,7 +155,9 @@ func parseDateTime(s string) ([]dtField, error) {
 				typ = ftNumber
 			}
 		case c == '.':
-			appendc(c)
+			if !appendc(c) {
+				return nil, errBadFormat
+			}
 			i++
 			for i < len(s) && isDigit(s[i]) {
 				if !appendc(s[i]) {
@@ -195,7 +199,12 @@ func parseDateTime(s string) ([]dtField, error) {
 				}
 			}
 		case c == '+' || c == '-':
-			appendc(c)
+			// PostgreSQL's APPEND_CHAR fails the parse when the work
+			// buffer is full; a sign or digit dropped here left an empty
+			// field that the decoders index (found by FuzzParseInterval).
+			if !appendc(c) {
+				return nil, errBadFormat
+			}
 			i++
 			for i < len(s) && isSpace(s[i]) {
 				i++
@@ -203,7 +212,9 @@ func parseDateTime(s string) ([]dtField, error) {
 			switch {
 			case i < len(s) && isDigit(s[i]):
 				typ = ftTZ
-				appendc(s[i])
+				if !appendc(s[i]) {
+					return nil, errBadFormat
+				}
 				i++
 				for i < len(s) && (isDigit(s[i]) || s[i] == ':' || s[i] == '.' || s[i] == '-') {
 					if !appendc(s[i]) {

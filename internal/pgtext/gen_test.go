@@ -18,6 +18,9 @@ var intervalSeeds = []string{
 	"", " ", "day", "1 ago", "1.5 s 3 ms", "2147483647 days", "2147483648 days", "178956970 years",
 	"178956971 years", "9223372036854775807 us", "1 microseconds", "1 millisecondsfoo", "0.0000005 s",
 	"0.0000015 s", "1e3 seconds", "P1e3D", "1 day 2", "1 2", "01:02:03.123456789", "24:00:00",
+	// Fields that fill PostgreSQL's 256-byte work buffer before a sign,
+	// a colon or a point (the fuzzer's panic of issue 9's campaign).
+	"0." + strings.Repeat("0", 252) + "+0", strings.Repeat("1", 254) + ":1", strings.Repeat("1", 253) + " .5",
 }
 
 var timestampSeeds = []string{

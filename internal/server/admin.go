@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -12,6 +12,10 @@ import (
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/pgtext"
 )
+
+// maxAdminBytes bounds a body of the admin API: a key request is a few
+// hundred bytes, and only the holder of the admin secret may send one.
+const maxAdminBytes = 64 << 10
 
 // KeyManager keeps API keys for the admin API.
 type KeyManager interface {
@@ -89,9 +93,17 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		Scopes    []string `json:"scopes"`
 		Name      string   `json:"name"`
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("the request body is larger than %d bytes, the limit for /v1/admin/keys (fixed: a key request is a few hundred bytes)", maxAdminBytes)})
+			return
+		}
+		if s.bodyError(w, err) {
+			return
+		}
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: `the body must be {"account_id": "<uuid>", "scopes": ["read"], "name": "..."}: ` + err.Error()})
 		return
 	}
@@ -108,8 +120,8 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, errorBody{Error: "scopes: " + err.Error()})
 		return
 	}
-	if len(req.Name) > 200 {
-		writeJSON(w, http.StatusBadRequest, errorBody{Error: "name is longer than 200 bytes"})
+	if err := apikey.CheckName(req.Name); err != nil {
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error()})
 		return
 	}
 	plain, k, err := apikey.New(account, scopes, req.Name, time.Now())

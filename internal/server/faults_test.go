@@ -165,8 +165,8 @@ func TestFaultsBelowTheQueryPath(t *testing.T) {
 func TestFaultsBelowTheWritePath(t *testing.T) {
 	hs := faultyServer(t, failingSource{}, analytics.NewCatalogue(), "")
 	code, body := send(t, hs.URL, http.MethodPost, "/v1/sessions", nil, servertest.Record("a", ""))
-	if code != http.StatusServiceUnavailable || body != `{"error":"the batch could not be stored and nothing was written; retry later (write sessions: disk I/O error)"}` {
-		t.Errorf("a failing store: HTTP %d %s", code, body)
+	if code != http.StatusInternalServerError || body != `{"error":"the batch could not be stored and nothing was written; retrying will not help until the server's operator acts (write sessions: disk I/O error)"}` {
+		t.Errorf("a store failing for good: HTTP %d %s", code, body)
 	}
 	code, body = send(t, hs.URL, http.MethodGet, "/healthz", nil, "")
 	if code != http.StatusServiceUnavailable || body != "ERROR: the store cannot write: disk full" {

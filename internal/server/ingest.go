@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/tally-server/tally/internal/auth"
 	"github.com/tally-server/tally/internal/ingest"
@@ -34,9 +35,10 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := io.Reader(http.MaxBytesReader(w, r.Body, s.cfg.MaxIngestBytes))
-	switch enc := r.Header.Get("Content-Encoding"); enc {
+	// Content codings are case-insensitive (RFC 9110, section 8.4.1).
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
-	case "gzip":
+	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(body)
 		if err != nil {
 			s.ingestReadError(w, err)
@@ -77,8 +79,7 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
 	}
 	accepted, ignored, err := s.ingest.Ingest(r.Context(), recs)
 	if err != nil {
-		s.log.ErrorContext(r.Context(), "ingest failed", "err", err, "records", len(recs))
-		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "the batch could not be stored and nothing was written; retry later (" + err.Error() + ")"})
+		s.ingestFailed(w, r, err, len(recs))
 		return
 	}
 	if s.m != nil {
@@ -87,9 +88,34 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"accepted": accepted, "ignored": ignored})
 }
 
+// retryAfterSeconds is the Retry-After of a 503: long enough for a
+// briefly busy store or database, short enough that a client's batch
+// waits little once the fault has passed.
+const retryAfterSeconds = "5"
+
+// ingestFailed answers a batch the Ingester did not store: 503 with
+// Retry-After when the failure may pass (session.ErrTemporary: the
+// database unreachable or busy, the disk full; or the client left), 500
+// when it will not (a read-only data directory, a damaged database, data
+// the database refuses, a bug), so that clients do not retry it forever.
+// Either way nothing was written.
+func (s *Server) ingestFailed(w http.ResponseWriter, r *http.Request, err error, records int) {
+	if errors.Is(err, session.ErrTemporary) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		s.log.WarnContext(r.Context(), "ingest failed; the client may retry", "err", err, "records", records)
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "the batch could not be stored and nothing was written; retry later (" + err.Error() + ")"})
+		return
+	}
+	s.log.ErrorContext(r.Context(), "ingest failed", "err", err, "records", records)
+	writeJSON(w, http.StatusInternalServerError, errorBody{Error: "the batch could not be stored and nothing was written; retrying will not help until the server's operator acts (" + err.Error() + ")"})
+}
+
 func (s *Server) ingestReadError(w http.ResponseWriter, err error) {
 	var mbe *http.MaxBytesError
 	var le *limitError
+	if s.bodyError(w, err) {
+		return
+	}
 	switch {
 	case errors.As(err, &mbe), errors.As(err, &le):
 		writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("the request body is larger than %d bytes (after decompression), the limit for /v1/sessions; split the batch or raise --max-ingest-bytes; nothing was written", s.cfg.MaxIngestBytes)})
@@ -104,23 +130,31 @@ type limitError struct{}
 
 func (limitError) Error() string { return "decompressed body too large" }
 
-// limitedReader fails, rather than stopping quietly, past its limit.
+// limitedReader fails, rather than stopping quietly, past its limit: a
+// stream of exactly left bytes reads to its end; one byte more is a
+// *limitError.
 type limitedReader struct {
 	r    io.Reader
-	left int64
+	left int64 // bytes still allowed; -1 once past the limit
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.left <= 0 {
+	if l.left < 0 {
 		return 0, &limitError{}
 	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	// Ask for one byte more than allowed: getting it is the only way to
+	// tell a stream that ends at the limit from one that goes past it.
 	if int64(len(p)) > l.left+1 {
 		p = p[:l.left+1]
 	}
 	n, err := l.r.Read(p)
-	l.left -= int64(n)
-	if l.left < 0 {
+	if int64(n) > l.left {
+		n, l.left = int(l.left), -1
 		return n, &limitError{}
 	}
+	l.left -= int64(n)
 	return n, err
 }

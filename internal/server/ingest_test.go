@@ -10,6 +10,12 @@ import (
 
 var rec = servertest.Record
 
+// rawRec is a record line whose session_id is written as given, bytes and
+// escapes alike.
+func rawRec(id string) string {
+	return `{"account_id":"` + servertest.Account + `","session_id":"` + id + `","start_time":"2024-01-08T10:00:00"}` + "\n"
+}
+
 type ingestCase struct {
 	name       string
 	headers    map[string]string
@@ -36,6 +42,10 @@ func ingestCases(t *testing.T) []ingestCase {
 		{"oversized body", nil, []byte(big), 413},
 		{"oversized after gunzip", map[string]string{"Content-Encoding": "gzip"}, servertest.Gzip([]byte(big)), 413},
 		{"too many records", nil, []byte(strings.Repeat(rec("r", "")+"\n", 101)), 413},
+		// Issue 9, finding 10: five ids that differ only in invalid bytes
+		// were accepted and merged into one stored session.
+		{"invalid UTF-8 in session ids", nil, []byte(rawRec("s\xff") + rawRec("s\xfe") + rawRec("s\xc3") + rawRec("s\xed\xa0\x80") + rawRec("s\xc0\xaf")), 400},
+		{"NUL and a lone surrogate", nil, []byte(rec("a", `,"channel":"w\u0000b"`) + "\n" + rawRec(`b\udc80`)), 400},
 		{"no credentials", map[string]string{"X-Admin-Secret": ""}, []byte(rec("a", "")), 401},
 		{"wrong secret", map[string]string{"X-Admin-Secret": "nope"}, []byte(rec("a", "")), 401},
 	}

@@ -287,7 +287,13 @@ func argErrorCode(k analytics.ErrorKind) string {
 // pass (with Retry-After) and for the time limit, 500 for the others,
 // whose details go to the log only.
 func (s *Server) restFailure(w http.ResponseWriter, r *http.Request, err error) {
+	var busy *analytics.BusyError
 	switch {
+	case errors.As(err, &busy):
+		// Admission refused a heavy query (--max-heavy-queued): it may
+		// pass, and the message says what to change.
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		s.writeRESTError(w, http.StatusServiceUnavailable, graphql.NewError(graphql.CodeDataException, busy.Error()))
 	case errors.Is(err, context.DeadlineExceeded):
 		s.writeRESTError(w, http.StatusServiceUnavailable, graphql.NewError(graphql.CodeTimeout, fmt.Sprintf("the query took longer than the server's time limit (%s, --query-timeout) and was cancelled; narrow the time range or filters", s.cfg.QueryTimeout)))
 	case errors.Is(err, session.ErrTemporary):

@@ -322,6 +322,7 @@ func TestRESTFaults(t *testing.T) {
 	}{
 		{"database unreachable", failingSource{fmt.Errorf("count: %w: dial tcp: connection refused", session.ErrUnavailable)}, nil, 503, true, graphql.CodeUnexpected},
 		{"temporary failure", failingSource{fmt.Errorf("count: %w: lock timeout", session.ErrTemporary)}, nil, 503, true, graphql.CodeUnexpected},
+		{"too many heavy queries", failingSource{&analytics.BusyError{Cost: analytics.Cost{Buckets: 8784, Rows: -1}, Running: 1, MaxQueued: 64}}, nil, 503, true, graphql.CodeDataException},
 		{"engine error", failingSource{errors.New("index corrupt: row 7 out of order")}, nil, 500, false, graphql.CodeUnexpected},
 		{"query timeout", failingSource{}, nil, 503, false, graphql.CodeTimeout},
 		{"a result without its rows", failingSource{}, &analytics.Catalogue{Functions: []*analytics.Function{broken}}, 500, false, graphql.CodeUnexpected},

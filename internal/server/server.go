@@ -33,8 +33,14 @@ type Config struct {
 	MaxQueryBytes  int64         // per /v1/graphql body; default 1 MiB
 	MaxIngestBytes int64         // per /v1/sessions body, after gunzip; default 64 MiB
 	QueryTimeout   time.Duration // per GraphQL request; default 30s
-	Ingest         ingest.Config
-	Version        string
+	// Request bodies of every route (bodies.go): the bytes held at once,
+	// default 128 MiB; the longest wait for a body's next bytes, default
+	// 10s; the longest a whole body may take, default 2m.
+	MaxBodyBytesInFlight int64
+	BodyIdleTimeout      time.Duration
+	BodyTimeout          time.Duration
+	Ingest               ingest.Config
+	Version              string
 	// Health reports whether the server can serve; nil means always.
 	Health   func(ctx context.Context) error
 	Logger   *slog.Logger
@@ -66,6 +72,7 @@ func (c Config) WithDefaults() Config {
 	if c.QueryTimeout <= 0 {
 		c.QueryTimeout = 30 * time.Second
 	}
+	c = c.bodyDefaults()
 	c.Ingest = c.Ingest.WithDefaults()
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -128,7 +135,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("DELETE /v1/admin/keys/{id}", s.instrument("admin_keys", s.revokeKey))
 	s.consoleRoutes(mux)
 	s.restRoutes(mux)
-	return s.transport(mux)
+	return s.transport(s.limitBodies(mux))
 }
 
 type statusWriter struct {

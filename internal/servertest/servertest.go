@@ -53,6 +53,12 @@ type Options struct {
 	DatabaseURL string
 	// Registry, when set, serves /metrics from it.
 	Registry *prometheus.Registry
+	// Configure, when set, adjusts the server's Config before it starts
+	// (the limits of a test that provokes them).
+	Configure func(*server.Config)
+	// Admission is the budget of heavy queries; zero values take the
+	// defaults, as tally serve does.
+	Admission analytics.AdmissionConfig
 	// GraphQL sets the GraphQL limits (MaxBuckets above sets Limits).
 	GraphQL graphql.Config
 	// QueryTimeout is --query-timeout; default the server's.
@@ -85,6 +91,8 @@ type Server struct {
 	Hub *live.Hub
 
 	stopLive func()
+	// Admission is the budget of heavy queries the server runs under.
+	Admission *analytics.Admission
 }
 
 // backend is what the wiring needs of either backend.
@@ -128,14 +136,20 @@ func Start(t testing.TB, o Options) *Server {
 	gcfg.QueryTimeout = o.QueryTimeout
 	gcfg.Logger = o.Logger
 	cat := analytics.NewCatalogue()
-	exec, err := graphql.New(gcfg, cat, be)
+	// As tally serve wires it: heavy queries admitted by cost, refusals
+	// worded as a GraphQL data-exception.
+	adm := o.Admission
+	adm.Refused = func(e *analytics.BusyError) error { return graphql.NewError(graphql.CodeDataException, e.Error()) }
+	s.Admission = analytics.NewAdmission(adm)
+	src := s.Admission.Source(be)
+	exec, err := graphql.New(gcfg, cat, src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	authn := auth.New(auth.Config{AdminSecret: o.AdminSecret, Keys: be})
 	t.Cleanup(authn.Close)
 	s.startLive(o)
-	srv := server.New(server.Config{
+	scfg := server.Config{
 		MaxIngestBytes: o.MaxIngest,
 		Ingest:         ingest.Config{MaxRecords: o.MaxRecords},
 		Keys:           be,
@@ -146,9 +160,13 @@ func Start(t testing.TB, o Options) *Server {
 		CORSOrigins:    o.CORSOrigins,
 		Logger:         o.Logger,
 		Console:        o.Console,
-		REST:           server.RESTConfig{Catalogue: cat, Source: be, Limits: gcfg.Limits},
+		REST:           server.RESTConfig{Catalogue: cat, Source: src, Limits: gcfg.Limits},
 		Live:           s.Hub,
-	}, exec, authn, be)
+	}
+	if o.Configure != nil {
+		o.Configure(&scfg)
+	}
+	srv := server.New(scfg, exec, authn, be)
 	hs := httptest.NewUnstartedServer(srv.Handler())
 	hs.Config.ReadTimeout, hs.Config.WriteTimeout = o.HTTPTimeout, o.HTTPTimeout
 	hs.Start()
@@ -332,4 +350,45 @@ func Seed(t testing.TB) int64 {
 	}
 	t.Logf("seed %d (set TALLY_SEED to repeat)", s)
 	return s
+}
+
+// CopyData copies the embedded store's data into a new temporary data
+// directory and returns it: the data of a restarted server, since two
+// servers may not share a data directory.
+func (s *Server) CopyData(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := s.Embedded.Store().CopyTo(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// AliveWithin is how long CheckAlive waits for { __typename }: the bound
+// issue 9 sets for a server under attack.
+const AliveWithin = 2 * time.Second
+
+// CheckAlive asks { __typename } and fails the test unless the answer is
+// HTTP 200 with data, within AliveWithin: what every protection test
+// checks while its attack is under way.
+func (s *Server) CheckAlive(t testing.TB) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/v1/graphql", strings.NewReader(`{"query":"{ __typename }"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if s.Secret != "" {
+		req.Header.Set("X-Admin-Secret", s.Secret)
+	}
+	c := &http.Client{Timeout: AliveWithin}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("{ __typename } got no answer within %s: %v", AliveWithin, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"__typename":"query_root"`) {
+		t.Fatalf("{ __typename }: HTTP %d %s", resp.StatusCode, b)
+	}
 }

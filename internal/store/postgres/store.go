@@ -66,6 +66,7 @@ type Store struct {
 	log           *slog.Logger
 	parallel      int
 	writeAttempts int
+	stats         tableStats // planner statistics for EstimateCount (cost.go)
 }
 
 // migrations are applied in order under an advisory lock; the index is the
@@ -177,8 +178,14 @@ func Connect(ctx context.Context, cfg Config) (*Store, error) {
 // Close closes the pool.
 func (s *Store) Close() { s.pool.Close() }
 
-// Health reports whether the database answers (what /healthz asks).
-func (s *Store) Health(ctx context.Context) error { return s.Ping(ctx) }
+// Health reports whether the database answers and would take a write
+// (what /healthz asks; health.go).
+func (s *Store) Health(ctx context.Context) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	return s.checkWrite(ctx)
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {

@@ -111,8 +111,22 @@ func blobUUID(b []byte) pgtext.NullUUID {
 }
 
 // Scan calls fn for every stored session, in no particular order. The
-// record passed to fn is fn's to keep.
+// record passed to fn is fn's to keep. SQLite's failures are classified
+// (a damaged file is a *CorruptError naming it); fn's error is returned
+// as it is.
 func (s *Store) Scan(ctx context.Context, fn func(*session.Record) error) error {
+	var fnErr error
+	err := s.scan(ctx, func(r *session.Record) error {
+		fnErr = fn(r)
+		return fnErr
+	})
+	if err != nil && fnErr == nil {
+		return classify(s.path, err)
+	}
+	return err
+}
+
+func (s *Store) scan(ctx context.Context, fn func(*session.Record) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT account_id, session_id, `+columnList+` FROM sessions`)
 	if err != nil {
 		return fmt.Errorf("scan sessions: %w", err)

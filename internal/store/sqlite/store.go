@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -50,20 +51,36 @@ var migrations = []string{
 		last_used_at INTEGER,
 		revoked_at   INTEGER
 	)`,
+	// One row, rewritten by CheckWrite to prove that the store can write.
+	`CREATE TABLE write_probe (
+		id INTEGER PRIMARY KEY CHECK (id = 1),
+		at INTEGER NOT NULL -- microseconds since 1970 UTC
+	)`,
 }
 
 // Store is the embedded store. Its methods are safe for concurrent use;
 // writes are serialised by SQLite.
 type Store struct {
 	db         *sql.DB
-	path       string
+	dir, path  string
 	insertFull *sql.Stmt // upsert of insertChunk rows
+
+	probeMu  sync.Mutex // guards the fields below (see CheckWrite)
+	writeErr error      // the last write's failure of the disk kind; nil after a success
+	probeAt  time.Time  // when CheckWrite last probed
+	probeErr error      // what it found
 }
 
 // Open opens (creating if needed) the database in dir and brings its
-// schema up to date.
+// schema up to date. A directory or file Tally may not write is a
+// *ReadOnlyError, a damaged database a *CorruptError, both naming the
+// path. Open does not lock dir: the processes that keep an engine over
+// the store take LockDir first.
 func Open(ctx context.Context, dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
+		if isReadOnly(err) {
+			return nil, &ReadOnlyError{Path: dir, Err: err}
+		}
 		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, FileName)
@@ -75,14 +92,14 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	// One connection: SQLite has one writer anyway, and a single
 	// connection keeps prepared statements and the page cache warm.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, dir: dir, path: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, err
+		return nil, s.openError(err)
 	}
 	if s.insertFull, err = db.PrepareContext(ctx, insertSQL(insertChunk)); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open %s: prepare: %w", path, err)
+		return nil, s.openError(fmt.Errorf("open %s: prepare: %w", path, err))
 	}
 	return s, nil
 }
@@ -127,17 +144,43 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// openError classifies a failure to open the database: SQLite says only
+// "unable to open database file" when the directory is read-only, so that
+// case is told apart by trying to write there.
+func (s *Store) openError(err error) error {
+	if resultCode(err) == codeCantOpen {
+		if werr := dirWritable(s.dir); werr != nil {
+			return &ReadOnlyError{Path: s.dir, Err: werr}
+		}
+		return fmt.Errorf("cannot open the database file %s: %w", s.path, err)
+	}
+	return classify(s.path, err)
+}
+
+// dirWritable tries to create and remove a file in dir.
+func dirWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".tally-write-check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 // Count returns the number of stored sessions.
 func (s *Store) Count(ctx context.Context) (int, error) {
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions`).Scan(&n)
-	return n, err
+	if err != nil {
+		return 0, classify(s.path, fmt.Errorf("count sessions in %s: %w", s.path, err))
+	}
+	return n, nil
 }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping %s: %w", s.path, err)
+		return classify(s.path, fmt.Errorf("ping %s: %w", s.path, err))
 	}
 	return nil
 }

@@ -35,7 +35,16 @@ func nullInt(valid bool, v int64) any {
 // The batch's existing rows are read with a few IN queries, the rule is
 // applied in memory, and only each session's final row is written, with
 // multi-row INSERT ... ON CONFLICT statements.
-func (s *Store) Upsert(ctx context.Context, recs []session.Record) ([]session.Change, int, error) {
+//
+// Its errors are classified (errors.go): a full disk is a *FullError, and
+// failures that may pass wrap session.ErrTemporary. CheckWrite reports
+// the last failure of the disk kind until a write succeeds.
+func (s *Store) Upsert(ctx context.Context, recs []session.Record) (changes []session.Change, ignored int, err error) {
+	defer func() { err = s.noteWrite(err) }()
+	return s.upsert(ctx, recs)
+}
+
+func (s *Store) upsert(ctx context.Context, recs []session.Record) ([]session.Change, int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("upsert: begin: %w", err)
