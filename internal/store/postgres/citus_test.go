@@ -47,8 +47,8 @@ func TestCitus(t *testing.T) {
 	})
 	t.Run("concurrent overlapping batches", func(t *testing.T) {
 		fresh(t)
-		if failures, _ := runConcurrentLoad(t, c.URL, 10); failures != 0 {
-			t.Errorf("%d of %d batches failed, want 0", failures, loadBatches*loadRounds)
+		if failures, retries := runConcurrentLoad(t, c.URL, loadSeed(t)); failures != 0 || retries != 0 {
+			t.Errorf("%d of %d batches failed and %d retried, want 0 and 0", failures, loadBatches*loadRounds, retries)
 		}
 	})
 	t.Run("the rule across batches", func(t *testing.T) {
