@@ -14,7 +14,8 @@ import (
 const columnList = `desk_id, brain_parent_id, integration_id, brain_version, channel, agent_ids, is_test, start_time, end_time, updated_at`
 
 // readExisting loads the stored rows of the batch's sessions.
-func readExisting(ctx context.Context, tx *sql.Tx, recs []session.Record) (map[session.Key]*session.Record, error) {
+// selectFull is the prepared selectSQL(selectChunk).
+func readExisting(ctx context.Context, tx *sql.Tx, selectFull *sql.Stmt, recs []session.Record) (map[session.Key]*session.Record, error) {
 	keys := session.BatchKeys(recs)
 	byAccount := map[pgtext.UUID][]string{}
 	for _, k := range keys {
@@ -29,8 +30,13 @@ func readExisting(ctx context.Context, tx *sql.Tx, recs []session.Record) (map[s
 			for _, id := range ids[:n] {
 				args = append(args, id)
 			}
-			q := `SELECT session_id, ` + columnList + ` FROM sessions WHERE account_id = ? AND session_id IN (?` + strings.Repeat(",?", n-1) + `)`
-			rows, err := tx.QueryContext(ctx, q, args...)
+			var rows *sql.Rows
+			var err error
+			if n == selectChunk {
+				rows, err = tx.StmtContext(ctx, selectFull).QueryContext(ctx, args...)
+			} else {
+				rows, err = tx.QueryContext(ctx, selectSQL(n), args...)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("upsert: read existing sessions: %w", err)
 			}
@@ -58,6 +64,11 @@ func readExisting(ctx context.Context, tx *sql.Tx, recs []session.Record) (map[s
 		}
 	}
 	return out, nil
+}
+
+// selectSQL reads the stored rows of n sessions of one account.
+func selectSQL(n int) string {
+	return `SELECT session_id, ` + columnList + ` FROM sessions WHERE account_id = ? AND session_id IN (?` + strings.Repeat(",?", n-1) + `)`
 }
 
 // rowValues receives one row of columnList.

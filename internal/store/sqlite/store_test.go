@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/tally-server/tally/internal/pgtext"
@@ -88,4 +90,67 @@ func BenchmarkUpsert(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "sessions/s")
+}
+
+func TestGenerationRisesWithEveryWrite(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, gen, err := s.Generation(ctx)
+	if err != nil || gen != 0 || id == ([16]byte{}) {
+		t.Fatalf("new store: id %x generation %d, %v", id, gen, err)
+	}
+	if _, _, err := s.Upsert(ctx, []session.Record{record(1), record(2)}); err != nil {
+		t.Fatal(err)
+	}
+	// A batch whose every record is older than the stored one changes
+	// nothing, so it leaves the generation alone.
+	newer := record(3)
+	newer.UpdatedMicros, newer.HasUpdated = 10, true
+	if _, _, err := s.Upsert(ctx, []session.Record{newer}); err != nil {
+		t.Fatal(err)
+	}
+	older := newer
+	older.UpdatedMicros = 9
+	if _, ign, err := s.Upsert(ctx, []session.Record{older}); err != nil || ign != 1 {
+		t.Fatalf("older record: ignored %d, %v", ign, err)
+	}
+	id2, gen2, err := s.Generation(ctx)
+	if err != nil || id2 != id || gen2 != 2 {
+		t.Fatalf("after two writing batches: id %x (was %x) generation %d, %v", id2, id, gen2, err)
+	}
+	s.Close()
+	s, err = Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id3, gen3, err := s.Generation(ctx)
+	s.Close()
+	if err != nil || id3 != id || gen3 != 2 {
+		t.Fatalf("after reopening: id %x generation %d, %v", id3, gen3, err)
+	}
+	other, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if oid, _, _ := other.Generation(ctx); oid == id {
+		t.Fatalf("two databases share the id %x", id)
+	}
+}
+
+func TestEncodeAgentsMatchesJSON(t *testing.T) {
+	for _, ids := range [][]string{{}, {"a"}, {"agent-1", "agent 2"}, {`q"uote`, `back\slash`, "é", "<b>&", "tab\t"}} {
+		got, err := encodeAgents(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back []string
+		if err := json.Unmarshal([]byte(got), &back); err != nil || !slices.Equal(back, ids) {
+			t.Errorf("encodeAgents(%q) = %s, which reads back as %q (%v)", ids, got, back, err)
+		}
+	}
 }
