@@ -39,10 +39,18 @@ func (l *Loader) Finish() {
 		for _, r := range rows {
 			c.push(r)
 		}
-		a.main = c
+		a.setMainLocked(c)
 		a.mu.Unlock()
 		delete(l.rows, id)
 	}
+}
+
+// setMainLocked makes c, sorted by compareRows, the account's main
+// segment, as a bulk load or a snapshot builds it; anything derived from
+// main is built here. a.mu must be held for writing (or a not yet
+// shared).
+func (a *account) setMainLocked(c columns) {
+	a.main = c
 }
 
 // Apply brings the index up to date with changes the store has made
