@@ -51,6 +51,7 @@ type Backend struct {
 
 	mu    sync.Mutex // orders writes: the engine applies them in the store's order
 	store *sqlite.Store
+	dir   string
 	index *engine.Index
 	log   *slog.Logger
 	feed  feed.Feed       // the change feed of live queries (changes.go)
@@ -59,8 +60,9 @@ type Backend struct {
 
 // Open takes the data directory's lock (sqlite.LockDir: a directory held
 // by another process is a *sqlite.LockedError naming its pid), opens the
-// store in cfg.Dir, runs cfg.Prepare, and loads every stored session into
-// a new engine. The lock is held until Close.
+// store in cfg.Dir, runs cfg.Prepare, and builds the engine: from the
+// engine's snapshot when it matches the store (snapshot.go), else from
+// every stored session. The lock is held until Close.
 func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -85,10 +87,16 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 			return fail(err)
 		}
 	}
-	b := &Backend{store: store, index: engine.New(cfg.Engine), log: log, lock: lock}
+	b := &Backend{store: store, dir: cfg.Dir, index: engine.New(cfg.Engine), log: log, lock: lock}
 	b.Source = b.index
-	if err := b.load(ctx); err != nil {
+	g, err := store.Generation(ctx)
+	if err != nil {
 		return fail(err)
+	}
+	if !b.loadSnapshot(cfg.Dir, g, cfg.Engine) {
+		if err := b.load(ctx); err != nil {
+			return fail(err)
+		}
 	}
 	return b, nil
 }
@@ -154,9 +162,15 @@ func (b *Backend) Health(ctx context.Context) error {
 // Writing to it directly bypasses the engine.
 func (b *Backend) Store() *sqlite.Store { return b.store }
 
-// Close closes the store and releases the data directory. The backend
-// must not be used afterwards.
+// Close writes the engine's snapshot (a failure to is logged: the next
+// Open then loads from the store), closes the store and releases the data
+// directory. The backend must not be used afterwards.
 func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.writeSnapshotLocked(context.Background()); err != nil {
+		b.log.Warn("the engine snapshot was not written; the next start loads from the store", "err", err)
+	}
 	err := b.store.Close()
 	if uerr := b.lock.Unlock(); err == nil {
 		err = uerr

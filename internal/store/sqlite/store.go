@@ -56,16 +56,16 @@ var migrations = []string{
 		id INTEGER PRIMARY KEY CHECK (id = 1),
 		at INTEGER NOT NULL -- microseconds since 1970 UTC
 	)`,
-	// One row: a random id of this database and a counter every write to
-	// sessions raises in its own transaction (Generation), so that a file
-	// derived from the sessions (the engine's snapshot) can tell whether
-	// it is still equal to them.
+	// One row: the sessions' generation (Generation), which every
+	// writing Upsert raises and gives a new random token in its own
+	// transaction, so that a file derived from the sessions (the engine's
+	// snapshot) can tell whether it still equals them.
 	`CREATE TABLE store_generation (
 		id         INTEGER PRIMARY KEY CHECK (id = 1),
-		store_id   BLOB    NOT NULL,
-		generation INTEGER NOT NULL
+		generation INTEGER NOT NULL,
+		token      BLOB    NOT NULL
 	);
-	INSERT INTO store_generation (id, store_id, generation) VALUES (1, randomblob(16), 0)`,
+	INSERT INTO store_generation (id, generation, token) VALUES (1, 0, randomblob(16))`,
 }
 
 // Store is the embedded store. Its methods are safe for concurrent use;

@@ -92,20 +92,21 @@ func BenchmarkUpsert(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "sessions/s")
 }
 
-func TestGenerationRisesWithEveryWrite(t *testing.T) {
+func TestGenerationChangesWithEveryWrite(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s, err := Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, gen, err := s.Generation(ctx)
-	if err != nil || gen != 0 || id == ([16]byte{}) {
-		t.Fatalf("new store: id %x generation %d, %v", id, gen, err)
+	first, err := s.Generation(ctx)
+	if err != nil || first.Number != 0 || first.Token == ([16]byte{}) {
+		t.Fatalf("new store: %+v, %v", first, err)
 	}
 	if _, _, err := s.Upsert(ctx, []session.Record{record(1), record(2)}); err != nil {
 		t.Fatal(err)
 	}
+	second, _ := s.Generation(ctx)
 	// A batch whose every record is older than the stored one changes
 	// nothing, so it leaves the generation alone.
 	newer := record(3)
@@ -113,32 +114,24 @@ func TestGenerationRisesWithEveryWrite(t *testing.T) {
 	if _, _, err := s.Upsert(ctx, []session.Record{newer}); err != nil {
 		t.Fatal(err)
 	}
+	third, _ := s.Generation(ctx)
 	older := newer
 	older.UpdatedMicros = 9
 	if _, ign, err := s.Upsert(ctx, []session.Record{older}); err != nil || ign != 1 {
 		t.Fatalf("older record: ignored %d, %v", ign, err)
 	}
-	id2, gen2, err := s.Generation(ctx)
-	if err != nil || id2 != id || gen2 != 2 {
-		t.Fatalf("after two writing batches: id %x (was %x) generation %d, %v", id2, id, gen2, err)
+	last, err := s.Generation(ctx)
+	if err != nil || last != third || third.Number != 2 || second.Number != 1 || first.Token == second.Token || second.Token == third.Token {
+		t.Fatalf("generations %+v, %+v, %+v, then after an ignored record %+v (%v)", first, second, third, last, err)
 	}
 	s.Close()
 	s, err = Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id3, gen3, err := s.Generation(ctx)
-	s.Close()
-	if err != nil || id3 != id || gen3 != 2 {
-		t.Fatalf("after reopening: id %x generation %d, %v", id3, gen3, err)
-	}
-	other, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if oid, _, _ := other.Generation(ctx); oid == id {
-		t.Fatalf("two databases share the id %x", id)
+	defer s.Close()
+	if g, err := s.Generation(ctx); err != nil || g != third {
+		t.Fatalf("after reopening: %+v, %v; want %+v", g, err, third)
 	}
 }
 

@@ -175,18 +175,27 @@ func encodeAgents(ids []string) (string, error) {
 	return string(b), nil
 }
 
-const bumpGenSQL = `UPDATE store_generation SET generation = generation + 1 WHERE id = 1`
+const bumpGenSQL = `UPDATE store_generation SET generation = generation + 1, token = randomblob(16) WHERE id = 1`
 
-// Generation identifies the sessions' current state: id is random per
-// database (made when it was created) and gen rises with every Upsert
-// that changes a session, in the same transaction. Two reads that return
-// the same pair saw the same sessions, as long as every write goes
-// through Upsert (the sessions table is Tally's: do not edit it by hand).
-func (s *Store) Generation(ctx context.Context) (id [16]byte, gen int64, err error) {
+// Generation identifies the state of the stored sessions.
+type Generation struct {
+	// Number counts the Upserts that changed a session.
+	Number int64
+	// Token is random, new with each such Upsert (and at creation): two
+	// reads with the same token saw the same sessions, even across copies
+	// of the database and histories that diverged after a restore from
+	// a backup. This holds as long as every write goes through Upsert
+	// (the sessions table is Tally's: do not edit it by hand).
+	Token [16]byte
+}
+
+// Generation returns the sessions' current generation.
+func (s *Store) Generation(ctx context.Context) (Generation, error) {
+	var g Generation
 	var b []byte
-	if err := s.db.QueryRowContext(ctx, `SELECT store_id, generation FROM store_generation WHERE id = 1`).Scan(&b, &gen); err != nil {
-		return id, 0, classify(s.path, fmt.Errorf("read the generation of %s: %w", s.path, err))
+	if err := s.db.QueryRowContext(ctx, `SELECT generation, token FROM store_generation WHERE id = 1`).Scan(&g.Number, &b); err != nil {
+		return g, classify(s.path, fmt.Errorf("read the generation of %s: %w", s.path, err))
 	}
-	copy(id[:], b)
-	return id, gen, nil
+	copy(g.Token[:], b)
+	return g, nil
 }
