@@ -14,6 +14,7 @@ package embedded
 import (
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -98,6 +99,10 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 			return fail(err)
 		}
 	}
+	// A load leaves garbage of the size of the data (rows before they
+	// became columns, read buffers): give it back to the operating
+	// system now rather than carry it as resident memory.
+	debug.FreeOSMemory()
 	return b, nil
 }
 
