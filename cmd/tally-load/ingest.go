@@ -87,7 +87,9 @@ func (r ingestRun) do(ctx context.Context) ingestResult {
 				} else {
 					body = batchBody(rng, r.accountOf(j), r.run, j, r.batch)
 				}
-				res1 := r.t.post(ctx, "/v1/sessions", "application/x-ndjson", body, true)
+				t := *r.t // the request names the batch's account
+				t.account = r.accountOf(j)
+				res1 := t.post(ctx, "/v1/sessions", "application/x-ndjson", body, true)
 				if res1.status != 200 {
 					mu.Lock()
 					if res.err == nil {
