@@ -106,7 +106,9 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	return b, nil
 }
 
-// load rebuilds the engine from the store, logging progress.
+// load rebuilds the engine from the store, logging progress. Two
+// goroutines share the work: this one reads the store (SQLite and the
+// records), another encodes the records into the engine, batch by batch.
 func (b *Backend) load(ctx context.Context) error {
 	start := time.Now()
 	total, err := b.store.Count(ctx)
@@ -115,15 +117,34 @@ func (b *Backend) load(ctx context.Context) error {
 	}
 	b.log.Info("loading sessions into memory", "sessions", total)
 	loader := b.index.NewLoader()
+	const batch = 4096
+	batches := make(chan []*session.Record, 4)
+	encoded := make(chan struct{})
+	go func() {
+		defer close(encoded)
+		for recs := range batches {
+			for _, r := range recs {
+				loader.Add(r)
+			}
+		}
+	}()
 	n := 0
+	recs := make([]*session.Record, 0, batch)
 	err = b.store.Scan(ctx, func(r *session.Record) error {
-		loader.Add(r)
+		recs = append(recs, r)
+		if len(recs) == batch {
+			batches <- recs
+			recs = make([]*session.Record, 0, batch)
+		}
 		n++
 		if n%1_000_000 == 0 {
 			b.log.Info("loading sessions", "done", n, "of", total)
 		}
 		return nil
 	})
+	batches <- recs
+	close(batches)
+	<-encoded
 	if err != nil {
 		return err
 	}

@@ -156,3 +156,43 @@ func TestSnapshotOfAnotherStoreIsRefused(t *testing.T) {
 		t.Fatalf("another store's snapshot: %d sessions, log:\n%s", b.Sessions(), log)
 	}
 }
+
+// BenchmarkOpen: a cold start over 200 000 stored sessions, from the
+// store alone and from the snapshot (sessions/s of the load).
+func BenchmarkOpen(b *testing.B) {
+	ctx := context.Background()
+	dir := b.TempDir()
+	s, err := sqlite.Open(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 200_000
+	for i := 0; i < n; i += 10_000 {
+		recs := batch(fmt.Sprintf("s%d-", i), 10_000)
+		for j := range recs {
+			recs[j].AgentIDs = []string{fmt.Sprint("agent-", j%7)}
+			recs[j].StartMicros += int64(i+j) * 1_000_000
+		}
+		if _, _, err := s.Upsert(ctx, recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s.Close()
+	for _, from := range []string{"store", "snapshot"} {
+		b.Run(from, func(b *testing.B) {
+			for b.Loop() {
+				if from == "store" {
+					os.Remove(filepath.Join(dir, SnapshotFile))
+				}
+				be, err := Open(ctx, Config{Dir: dir})
+				if err != nil || be.Sessions() != n {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				be.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "sessions/s")
+		})
+	}
+}

@@ -102,13 +102,48 @@ func (v *rowValues) record(account pgtext.UUID, id string) (*session.Record, err
 		UpdatedMicros: v.updated.Int64,
 		HasUpdated:    v.updated.Valid,
 	}
-	if err := json.Unmarshal([]byte(v.agents), &r.AgentIDs); err != nil {
+	agents, err := decodeAgents(v.agents)
+	if err != nil {
 		return nil, fmt.Errorf("session %q: agent_ids: %w", id, err)
 	}
-	if r.AgentIDs == nil {
-		r.AgentIDs = []string{}
-	}
+	r.AgentIDs = agents
 	return r, nil
+}
+
+// decodeAgents reads the agent_ids column: a JSON array of strings, never
+// nil. Arrays as encodeAgents writes plain ids (no escapes, printable
+// ASCII) are split directly; others go through encoding/json.
+func decodeAgents(s string) ([]string, error) {
+	if s == "[]" || s == "null" {
+		return []string{}, nil
+	}
+	if len(s) >= 4 && strings.HasPrefix(s, `["`) && strings.HasSuffix(s, `"]`) {
+		inner := s[2 : len(s)-2]
+		plain := true
+		for i := 0; i < len(inner) && plain; i++ {
+			c := inner[i]
+			plain = c >= 0x20 && c < 0x7f && c != '\\'
+		}
+		if plain {
+			ids := strings.Split(inner, `","`)
+			for _, id := range ids {
+				if strings.IndexByte(id, '"') >= 0 {
+					plain = false // a quote outside the separators: not this simple form
+				}
+			}
+			if plain {
+				return ids, nil
+			}
+		}
+	}
+	var ids []string
+	if err := json.Unmarshal([]byte(s), &ids); err != nil {
+		return nil, err
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	return ids, nil
 }
 
 func blobUUID(b []byte) pgtext.NullUUID {

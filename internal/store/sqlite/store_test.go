@@ -135,8 +135,10 @@ func TestGenerationChangesWithEveryWrite(t *testing.T) {
 	}
 }
 
+// TestEncodeAgentsMatchesJSON: agent_ids written by encodeAgents read
+// back equal, through encoding/json and through decodeAgents.
 func TestEncodeAgentsMatchesJSON(t *testing.T) {
-	for _, ids := range [][]string{{}, {"a"}, {"agent-1", "agent 2"}, {`q"uote`, `back\slash`, "é", "<b>&", "tab\t"}} {
+	for _, ids := range [][]string{{}, {"a"}, {"agent-1", "agent 2"}, {`q"uote`, `back\slash`, "é", "<b>&", "tab\t"}, {`","`}, {"a", `"`}, {`x","y`}} {
 		got, err := encodeAgents(ids)
 		if err != nil {
 			t.Fatal(err)
@@ -144,6 +146,9 @@ func TestEncodeAgentsMatchesJSON(t *testing.T) {
 		var back []string
 		if err := json.Unmarshal([]byte(got), &back); err != nil || !slices.Equal(back, ids) {
 			t.Errorf("encodeAgents(%q) = %s, which reads back as %q (%v)", ids, got, back, err)
+		}
+		if mine, err := decodeAgents(got); err != nil || !slices.Equal(mine, ids) || mine == nil {
+			t.Errorf("decodeAgents(%s) = %q, %v; want %q", got, mine, err, ids)
 		}
 	}
 }
