@@ -225,8 +225,9 @@ func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if err != nil {
 			return fail(err)
 		}
-		// From the store alone: the snapshot removed first.
-		if err := os.Remove(filepath.Join(*dir, "tally.snapshot")); err != nil {
+		// From the store alone: the snapshot removed first (a Tally
+		// without snapshots has none: then both starts load the store).
+		if err := os.Remove(filepath.Join(*dir, "tally.snapshot")); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fail(err)
 		}
 		full, err := s.coldStart(ctx, *queries)

@@ -12,10 +12,13 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tally-server/tally/internal/analytics"
@@ -106,17 +109,56 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	return b, nil
 }
 
-// load rebuilds the engine from the store, logging progress. Two
-// goroutines share the work: this one reads the store (SQLite and the
-// records), another encodes the records into the engine, batch by batch.
+// load rebuilds the engine from the store, logging progress. Accounts
+// are loaded in parallel, one per core at a time, each with a loader of
+// its own; within an account one goroutine reads the store (SQLite and
+// the records) while another encodes the records into the engine.
 func (b *Backend) load(ctx context.Context) error {
 	start := time.Now()
-	total, err := b.store.Count(ctx)
+	accounts, err := b.store.Accounts(ctx)
 	if err != nil {
 		return err
 	}
-	b.log.Info("loading sessions into memory", "sessions", total)
-	loader := b.index.NewLoader()
+	b.log.Info("loading sessions into memory", "accounts", len(accounts))
+	queue := make(chan pgtext.UUID, len(accounts))
+	for _, id := range accounts {
+		queue <- id
+	}
+	close(queue)
+	var (
+		wg      sync.WaitGroup
+		errMu   sync.Mutex
+		loadErr error
+		done    atomic.Int64
+	)
+	for range min(len(accounts), runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loader := b.index.NewLoader()
+			for id := range queue {
+				if err := b.loadAccount(ctx, id, loader, &done, start); err != nil {
+					errMu.Lock()
+					loadErr = cmp.Or(loadErr, err)
+					errMu.Unlock()
+					return
+				}
+			}
+			loader.Finish()
+		}()
+	}
+	wg.Wait()
+	if loadErr != nil {
+		return loadErr
+	}
+	b.log.Info("sessions loaded", "sessions", done.Load(), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// loadAccount reads one account's sessions into loader: this goroutine
+// reads, another encodes, batch by batch. done counts the sessions loaded
+// so far by every account, for the progress log.
+func (b *Backend) loadAccount(ctx context.Context, id pgtext.UUID, loader *engine.Loader, done *atomic.Int64, start time.Time) error {
 	const batch = 4096
 	batches := make(chan []*session.Record, 4)
 	encoded := make(chan struct{})
@@ -126,31 +168,24 @@ func (b *Backend) load(ctx context.Context) error {
 			for _, r := range recs {
 				loader.Add(r)
 			}
+			if n := done.Add(int64(len(recs))); n/1_000_000 != (n-int64(len(recs)))/1_000_000 {
+				b.log.Info("loading sessions", "done", n/1_000_000*1_000_000, "took", time.Since(start).Round(time.Millisecond))
+			}
 		}
 	}()
-	n := 0
 	recs := make([]*session.Record, 0, batch)
-	err = b.store.Scan(ctx, func(r *session.Record) error {
+	err := b.store.ScanAccount(ctx, id, func(r *session.Record) error {
 		recs = append(recs, r)
 		if len(recs) == batch {
 			batches <- recs
 			recs = make([]*session.Record, 0, batch)
-		}
-		n++
-		if n%1_000_000 == 0 {
-			b.log.Info("loading sessions", "done", n, "of", total)
 		}
 		return nil
 	})
 	batches <- recs
 	close(batches)
 	<-encoded
-	if err != nil {
-		return err
-	}
-	loader.Finish()
-	b.log.Info("sessions loaded", "sessions", n, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	return err
 }
 
 // Ingest writes recs atomically under the updated_at rule: the store makes

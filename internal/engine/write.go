@@ -14,7 +14,9 @@ type Loader struct {
 	rows map[pgtext.UUID][]row
 }
 
-// NewLoader starts a bulk load into ix, which must be empty.
+// NewLoader starts a bulk load into ix, whose accounts it loads must be
+// empty. Loaders of disjoint sets of accounts may run at once, each in
+// one goroutine (a Loader itself is not safe for concurrent use).
 func (ix *Index) NewLoader() *Loader {
 	return &Loader{ix: ix, rows: map[pgtext.UUID][]row{}}
 }

@@ -71,9 +71,10 @@ func selectSQL(n int) string {
 	return `SELECT session_id, ` + columnList + ` FROM sessions WHERE account_id = ? AND session_id IN (?` + strings.Repeat(",?", n-1) + `)`
 }
 
-// rowValues receives one row of columnList.
+// rowValues receives one row of columnList. The UUID columns are read
+// as sql.RawBytes (no copy): record copies them before the next row.
 type rowValues struct {
-	desk, brain, integ []byte
+	desk, brain, integ sql.RawBytes
 	version            sql.NullInt64
 	channel            sql.NullString
 	agents             string
@@ -172,13 +173,61 @@ func (s *Store) Scan(ctx context.Context, fn func(*session.Record) error) error 
 	return err
 }
 
+// Accounts returns the accounts that have stored sessions, in key order:
+// one B-tree seek per account, not a scan of the sessions.
+func (s *Store) Accounts(ctx context.Context) ([]pgtext.UUID, error) {
+	var out []pgtext.UUID
+	after := []byte{}
+	for {
+		var acc []byte
+		err := s.db.QueryRowContext(ctx, `SELECT account_id FROM sessions WHERE account_id > ? ORDER BY account_id LIMIT 1`, after).Scan(&acc)
+		if err == sql.ErrNoRows {
+			return out, nil
+		}
+		if err != nil {
+			return nil, classify(s.path, fmt.Errorf("list the accounts of %s: %w", s.path, err))
+		}
+		var id pgtext.UUID
+		copy(id[:], acc)
+		out = append(out, id)
+		after = acc
+	}
+}
+
+// ScanAccount calls fn for every stored session of account, as Scan does.
+// It reads on a read-only connection of its own, so scans of different
+// accounts run in parallel with each other (and with writes, which they
+// do not see once begun).
+func (s *Store) ScanAccount(ctx context.Context, account pgtext.UUID, fn func(*session.Record) error) error {
+	s.readersOnce.Do(func() {
+		s.readers, s.readersErr = sql.Open("sqlite", "file:"+s.path+"?mode=ro&_pragma=busy_timeout(10000)")
+	})
+	if s.readersErr != nil {
+		return classify(s.path, fmt.Errorf("open %s for reading: %w", s.path, s.readersErr))
+	}
+	var fnErr error
+	err := s.scanRows(ctx, s.readers, `WHERE account_id = ?`, []any{account[:]}, func(r *session.Record) error {
+		fnErr = fn(r)
+		return fnErr
+	})
+	if err != nil && fnErr == nil {
+		return classify(s.path, err)
+	}
+	return err
+}
+
 func (s *Store) scan(ctx context.Context, fn func(*session.Record) error) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT account_id, session_id, `+columnList+` FROM sessions`)
+	return s.scanRows(ctx, s.db, "", nil, fn)
+}
+
+// scanRows reads the sessions that where (a WHERE clause, or "") selects.
+func (s *Store) scanRows(ctx context.Context, db *sql.DB, where string, args []any, fn func(*session.Record) error) error {
+	rows, err := db.QueryContext(ctx, `SELECT account_id, session_id, `+columnList+` FROM sessions `+where, args...)
 	if err != nil {
 		return fmt.Errorf("scan sessions: %w", err)
 	}
 	defer rows.Close()
-	var acc []byte
+	var acc sql.RawBytes
 	var id string
 	var v rowValues
 	dest := append([]any{&acc, &id}, v.targets()...)

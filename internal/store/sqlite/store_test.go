@@ -152,3 +152,44 @@ func TestEncodeAgentsMatchesJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestScanAccount: Accounts lists every account with sessions in key
+// order, and ScanAccount reads exactly one account's sessions.
+func TestScanAccount(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, err := s.Accounts(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("empty store: accounts %v, %v", got, err)
+	}
+	var recs []session.Record
+	for i := range 300 {
+		r := record(i)
+		r.AccountID = pgtext.UUID{byte(9 - i%3), 0xff}
+		recs = append(recs, r)
+	}
+	if _, _, err := s.Upsert(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Accounts(ctx)
+	want := []pgtext.UUID{{7, 0xff}, {8, 0xff}, {9, 0xff}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("accounts %v, %v; want %v", got, err, want)
+	}
+	for _, id := range want {
+		n := 0
+		err := s.ScanAccount(ctx, id, func(r *session.Record) error {
+			if r.AccountID != id {
+				t.Fatalf("ScanAccount(%s) read a session of %s", id, r.AccountID)
+			}
+			n++
+			return nil
+		})
+		if err != nil || n != 100 {
+			t.Fatalf("ScanAccount(%s): %d sessions, %v; want 100", id, n, err)
+		}
+	}
+}
