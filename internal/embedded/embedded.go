@@ -53,13 +53,17 @@ type Backend struct {
 	// it without a change here.
 	analytics.Source
 
-	mu    sync.Mutex // orders writes: the engine applies them in the store's order
-	store *sqlite.Store
-	dir   string
-	index *engine.Index
-	log   *slog.Logger
-	feed  feed.Feed       // the change feed of live queries (changes.go)
-	lock  *sqlite.DirLock // the data directory's, held until Close
+	mu sync.Mutex // orders writes: the engine applies them in the store's order
+	// writeFailed is set (under mu) when an Upsert fails: the store may
+	// then hold a write the engine never applied (a commit that failed
+	// to report), so Close writes no snapshot of this engine.
+	writeFailed bool
+	store       *sqlite.Store
+	dir         string
+	index       *engine.Index
+	log         *slog.Logger
+	feed        feed.Feed       // the change feed of live queries (changes.go)
+	lock        *sqlite.DirLock // the data directory's, held until Close
 }
 
 // Open takes the data directory's lock (sqlite.LockDir: a directory held
@@ -97,7 +101,7 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if !b.loadSnapshot(cfg.Dir, g, cfg.Engine) {
+	if !b.loadSnapshot(g, cfg.Engine) {
 		if err := b.load(ctx); err != nil {
 			return fail(err)
 		}
@@ -198,6 +202,7 @@ func (b *Backend) Ingest(ctx context.Context, recs []session.Record) (accepted, 
 	defer b.mu.Unlock()
 	changes, ignored, err := b.store.Upsert(ctx, recs)
 	if err != nil {
+		b.writeFailed = true
 		return 0, 0, err
 	}
 	b.index.Apply(changes)
@@ -224,12 +229,16 @@ func (b *Backend) Health(ctx context.Context) error {
 func (b *Backend) Store() *sqlite.Store { return b.store }
 
 // Close writes the engine's snapshot (a failure to is logged: the next
-// Open then loads from the store), closes the store and releases the data
+// Open then loads from the store; after a failed write it writes none),
+// closes the store and releases the data
 // directory. The backend must not be used afterwards.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.writeSnapshotLocked(context.Background()); err != nil {
+	if b.writeFailed {
+		b.removeSnapshot()
+		b.log.Warn("a write to the store failed while serving, so the engine snapshot is not written; the next start loads from the store")
+	} else if err := b.writeSnapshotLocked(context.Background()); err != nil {
 		b.log.Warn("the engine snapshot was not written; the next start loads from the store", "err", err)
 	}
 	err := b.store.Close()

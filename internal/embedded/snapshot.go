@@ -33,11 +33,11 @@ func snapshotTag(g sqlite.Generation) []byte {
 	return append(tag, g.Token[:]...)
 }
 
-// loadSnapshot replaces the empty engine with the snapshot in dir if it
+// loadSnapshot replaces the empty engine with the snapshot in b.dir if it
 // matches the store's generation g. It reports whether it did; a snapshot
 // it could not use is removed.
-func (b *Backend) loadSnapshot(dir string, g sqlite.Generation, cfg engine.Config) bool {
-	path := filepath.Join(dir, SnapshotFile)
+func (b *Backend) loadSnapshot(g sqlite.Generation, cfg engine.Config) bool {
+	path := filepath.Join(b.dir, SnapshotFile)
 	os.Remove(path + ".tmp") // left by a Close that did not finish
 	start := time.Now()
 	f, err := os.Open(path)
@@ -47,9 +47,7 @@ func (b *Backend) loadSnapshot(dir string, g sqlite.Generation, cfg engine.Confi
 	}
 	reject := func(why string) bool {
 		b.log.Warn("engine snapshot not used; loading from the store", "snapshot", path, "reason", why)
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			b.log.Warn("could not remove the unused engine snapshot", "snapshot", path, "err", err)
-		}
+		b.removeSnapshot()
 		return false
 	}
 	if err != nil {
@@ -110,4 +108,12 @@ func (b *Backend) writeSnapshotLocked(ctx context.Context) error {
 	}
 	b.log.Info("engine snapshot written", "snapshot", path, "sessions", b.index.Sessions(), "generation", g.Number, "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// removeSnapshot removes the snapshot, if any.
+func (b *Backend) removeSnapshot() {
+	path := filepath.Join(b.dir, SnapshotFile)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		b.log.Warn("could not remove the engine snapshot", "snapshot", path, "err", err)
+	}
 }

@@ -199,3 +199,31 @@ func BenchmarkOpen(b *testing.B) {
 		})
 	}
 }
+
+// TestNoSnapshotAfterAFailedWrite: once a write has failed, the store may
+// hold what the engine never applied, so Close writes no snapshot (and
+// removes the one the engine was loaded from).
+func TestNoSnapshotAfterAFailedWrite(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, _ := openLogged(t, dir)
+	if _, _, err := b.Ingest(ctx, batch("a", 20)); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	b, _ = openLogged(t, dir)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := b.Ingest(cancelled, batch("b", 5)); err == nil {
+		t.Fatal("a batch with a cancelled context was written")
+	}
+	b.Close()
+	if _, err := os.Stat(filepath.Join(dir, SnapshotFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a snapshot is there after a failed write: %v", err)
+	}
+	b, log := openLogged(t, dir)
+	defer b.Close()
+	if !strings.Contains(log.String(), "no engine snapshot") || b.Sessions() != 20 {
+		t.Fatalf("%d sessions, log:\n%s", b.Sessions(), log)
+	}
+}
