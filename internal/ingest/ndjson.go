@@ -111,7 +111,7 @@ func decodeChunk(lines []ndjsonLine, recs []session.Record, from, to, max int, a
 	var res chunkResult
 	for i := from; i < to; i++ {
 		l := lines[i]
-		if !json.Valid(l.b) {
+		if !validJSON(l.b) {
 			var raw json.RawMessage
 			reason := "not a JSON value"
 			if uerr := json.Unmarshal(l.b, &raw); uerr != nil {

@@ -140,3 +140,15 @@ func FuzzFastPaths(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidJSON: validJSON agrees with encoding/json's Valid.
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range []string{`{}`, ` {"a":[1,-2.5e+3,true,false,null,"x\u00e9\n"]} `, `{"a":}`, `[1,]`, `01`, `-`, `1.`, `1e`, `"\x"`, `"\u12"`, "\"\x01\"", `{"a" 1}`, `[`, `nul`, `"é"`, "\"\xff\"", `{"a":1,}`, `[]]`, strings.Repeat("[", 10000) + strings.Repeat("]", 10000), strings.Repeat("[", 10001) + strings.Repeat("]", 10001)} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validJSON(b), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid %v", b, got, want)
+		}
+	})
+}
