@@ -43,17 +43,9 @@ func validValue(b []byte, i, depth int) (int, bool) {
 			if i, ok = validValue(b, skipSpace(b, i+1), depth+1); !ok {
 				return i, false
 			}
-			i = skipSpace(b, i)
-			if i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case ',':
-				i = skipSpace(b, i+1)
-			case '}':
-				return i + 1, true
-			default:
-				return i, false
+			var more bool
+			if i, more, ok = next(b, i, '}'); !ok || !more {
+				return i, ok
 			}
 		}
 	case c == '[':
@@ -69,17 +61,9 @@ func validValue(b []byte, i, depth int) (int, bool) {
 			if i, ok = validValue(b, i, depth+1); !ok {
 				return i, false
 			}
-			i = skipSpace(b, i)
-			if i >= len(b) {
-				return i, false
-			}
-			switch b[i] {
-			case ',':
-				i = skipSpace(b, i+1)
-			case ']':
-				return i + 1, true
-			default:
-				return i, false
+			var more bool
+			if i, more, ok = next(b, i, ']'); !ok || !more {
+				return i, ok
 			}
 		}
 	case c == '"':
@@ -94,6 +78,21 @@ func validValue(b []byte, i, depth int) (int, bool) {
 		return i + 4, len(b) >= i+4 && string(b[i:i+4]) == "null"
 	}
 	return i, false
+}
+
+// next reads what follows a member or an element: a comma (more
+// follow; i is then at the next one) or the closing bracket.
+func next(b []byte, i int, closing byte) (j int, more, ok bool) {
+	i = skipSpace(b, i)
+	switch {
+	case i >= len(b):
+		return i, false, false
+	case b[i] == ',':
+		return skipSpace(b, i+1), true, true
+	case b[i] == closing:
+		return i + 1, false, true
+	}
+	return i, false, false
 }
 
 // validString checks the string at b[i] == '"'.
