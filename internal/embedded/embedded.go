@@ -152,6 +152,7 @@ func (b *Backend) load(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	b.store.CloseReaders()
 	if loadErr != nil {
 		return loadErr
 	}

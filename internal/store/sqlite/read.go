@@ -197,16 +197,21 @@ func (s *Store) Accounts(ctx context.Context) ([]pgtext.UUID, error) {
 // ScanAccount calls fn for every stored session of account, as Scan does.
 // It reads on a read-only connection of its own, so scans of different
 // accounts run in parallel with each other (and with writes, which they
-// do not see once begun).
+// do not see once begun). CloseReaders closes those connections (and
+// frees their page caches) when the scans are done.
 func (s *Store) ScanAccount(ctx context.Context, account pgtext.UUID, fn func(*session.Record) error) error {
-	s.readersOnce.Do(func() {
-		s.readers, s.readersErr = sql.Open("sqlite", "file:"+s.path+"?mode=ro&_pragma=busy_timeout(10000)")
-	})
-	if s.readersErr != nil {
-		return classify(s.path, fmt.Errorf("open %s for reading: %w", s.path, s.readersErr))
+	s.readersMu.Lock()
+	if s.readers == nil {
+		var err error
+		if s.readers, err = sql.Open("sqlite", "file:"+s.path+"?mode=ro&_pragma=busy_timeout(10000)"); err != nil {
+			s.readersMu.Unlock()
+			return classify(s.path, fmt.Errorf("open %s for reading: %w", s.path, err))
+		}
 	}
+	readers := s.readers
+	s.readersMu.Unlock()
 	var fnErr error
-	err := s.scanRows(ctx, s.readers, `WHERE account_id = ?`, []any{account[:]}, func(r *session.Record) error {
+	err := s.scanRows(ctx, readers, `WHERE account_id = ?`, []any{account[:]}, func(r *session.Record) error {
 		fnErr = fn(r)
 		return fnErr
 	})
@@ -214,6 +219,17 @@ func (s *Store) ScanAccount(ctx context.Context, account pgtext.UUID, fn func(*s
 		return classify(s.path, err)
 	}
 	return err
+}
+
+// CloseReaders closes the read-only connections of ScanAccount (a later
+// ScanAccount opens new ones). No ScanAccount may be running.
+func (s *Store) CloseReaders() {
+	s.readersMu.Lock()
+	defer s.readersMu.Unlock()
+	if s.readers != nil {
+		s.readers.Close()
+		s.readers = nil
+	}
 }
 
 func (s *Store) scan(ctx context.Context, fn func(*session.Record) error) error {

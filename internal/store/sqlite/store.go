@@ -77,9 +77,8 @@ type Store struct {
 	selectFull *sql.Stmt // read of selectChunk rows of one account (readExisting)
 	bumpGen    *sql.Stmt // raises the generation (Generation)
 
-	readersOnce sync.Once // opens readers, the read-only pool of ScanAccount
-	readers     *sql.DB
-	readersErr  error
+	readersMu sync.Mutex // guards readers
+	readers   *sql.DB    // the read-only pool of ScanAccount; nil until used
 
 	probeMu  sync.Mutex // guards the fields below (see CheckWrite)
 	writeErr error      // the last write's failure of the disk kind; nil after a success
@@ -139,9 +138,7 @@ func (s *Store) Path() string { return s.path }
 // Close closes the database.
 func (s *Store) Close() error {
 	s.closeStmts()
-	if s.readers != nil {
-		s.readers.Close()
-	}
+	s.CloseReaders()
 	return s.db.Close()
 }
 
