@@ -1,11 +1,14 @@
 // Command tally-load drives a running Tally over HTTP, as its clients do,
 // for the measurements and the soak of the reliability campaign
-// (docs/testing.md, docs/performance.md). It is a client only: it starts
-// no server and reads nothing but HTTP answers and /metrics.
+// (docs/testing.md, docs/performance.md). It is a client: it reads
+// nothing but HTTP answers and /metrics, and starts no server except in
+// scale, which times a tally binary's start.
 //
 //	tally-load seed       POST a year of synthetic sessions for one account
 //	tally-load admission  cheap-query latency alone, then beside heavy queries
 //	tally-load soak       mixed queries and writes for a while, reported over time
+//	tally-load ingest     durable ingestion rate over HTTP with N clients
+//	tally-load scale      cold start, memory and query latency at growing sizes
 //
 // Every subcommand takes --url (default http://127.0.0.1:8080) and, when
 // the server has one, --admin-secret.
@@ -35,6 +38,10 @@ commands:
              --heavy concurrent year-long hourly queries
   soak       --duration of mixed queries and writes; errors, latency
              percentiles and server memory every --every
+  ingest     --sessions new sessions in batches from --clients clients;
+             durable sessions/s and batch latency
+  scale      runs --tally at each of --sizes sessions: cold start from
+             the snapshot and from the store, memory, year-weekly latency
 
 Run "tally-load <command> -h" for the command's flags.
 `
@@ -58,6 +65,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runAdmission(ctx, args[1:], stdout, stderr)
 	case "soak":
 		return runSoak(ctx, args[1:], stdout, stderr)
+	case "ingest":
+		return runIngest(ctx, args[1:], stdout, stderr)
+	case "scale":
+		return runScale(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -107,7 +107,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	defer store.Close()
 	bar := newProgress(stderr, "importing "+path, total)
 	accepted, ignored := 0, 0
-	err = readAll(func(b []session.Record) error {
+	err = pipeline(ctx, readAll, func(b []session.Record) error {
 		changes, ign, err := store.Upsert(ctx, b)
 		if err != nil {
 			return err
@@ -124,4 +124,36 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	bar.done()
 	fmt.Fprintf(stdout, "imported %d sessions (%d ignored as older than the stored ones) into %s\n", accepted, ignored, store.Path())
 	return exitOK
+}
+
+// pipeline runs read in a goroutine and write on each batch it reads, so
+// that the next batch is decoded while the store writes this one (on
+// another core). It returns the first error, write's or read's; after
+// write fails, read is stopped.
+func pipeline(ctx context.Context, read func(func([]session.Record) error) error, write func([]session.Record) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []session.Record, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		readErr <- read(func(b []session.Record) error {
+			select {
+			case batches <- b:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	for b := range batches {
+		if err := write(b); err != nil {
+			cancel()
+			for range batches {
+			}
+			<-readErr
+			return err
+		}
+	}
+	return <-readErr
 }

@@ -12,9 +12,13 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tally-server/tally/internal/analytics"
@@ -49,18 +53,24 @@ type Backend struct {
 	// it without a change here.
 	analytics.Source
 
-	mu    sync.Mutex // orders writes: the engine applies them in the store's order
-	store *sqlite.Store
-	index *engine.Index
-	log   *slog.Logger
-	feed  feed.Feed       // the change feed of live queries (changes.go)
-	lock  *sqlite.DirLock // the data directory's, held until Close
+	mu sync.Mutex // orders writes: the engine applies them in the store's order
+	// writeFailed is set (under mu) when an Upsert fails: the store may
+	// then hold a write the engine never applied (a commit that failed
+	// to report), so Close writes no snapshot of this engine.
+	writeFailed bool
+	store       *sqlite.Store
+	dir         string
+	index       *engine.Index
+	log         *slog.Logger
+	feed        feed.Feed       // the change feed of live queries (changes.go)
+	lock        *sqlite.DirLock // the data directory's, held until Close
 }
 
 // Open takes the data directory's lock (sqlite.LockDir: a directory held
 // by another process is a *sqlite.LockedError naming its pid), opens the
-// store in cfg.Dir, runs cfg.Prepare, and loads every stored session into
-// a new engine. The lock is held until Close.
+// store in cfg.Dir, runs cfg.Prepare, and builds the engine: from the
+// engine's snapshot when it matches the store (snapshot.go), else from
+// every stored session. The lock is held until Close.
 func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	log := cfg.Logger
 	if log == nil {
@@ -85,38 +95,102 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 			return fail(err)
 		}
 	}
-	b := &Backend{store: store, index: engine.New(cfg.Engine), log: log, lock: lock}
+	b := &Backend{store: store, dir: cfg.Dir, index: engine.New(cfg.Engine), log: log, lock: lock}
 	b.Source = b.index
-	if err := b.load(ctx); err != nil {
+	g, err := store.Generation(ctx)
+	if err != nil {
 		return fail(err)
 	}
+	if !b.loadSnapshot(g, cfg.Engine) {
+		if err := b.load(ctx); err != nil {
+			return fail(err)
+		}
+	}
+	// A load leaves garbage of the size of the data (rows before they
+	// became columns, read buffers): give it back to the operating
+	// system now rather than carry it as resident memory.
+	debug.FreeOSMemory()
 	return b, nil
 }
 
-// load rebuilds the engine from the store, logging progress.
+// load rebuilds the engine from the store, logging progress. Accounts
+// are loaded in parallel, one per core at a time, each with a loader of
+// its own; within an account one goroutine reads the store (SQLite and
+// the records) while another encodes the records into the engine.
 func (b *Backend) load(ctx context.Context) error {
 	start := time.Now()
-	total, err := b.store.Count(ctx)
+	accounts, err := b.store.Accounts(ctx)
 	if err != nil {
 		return err
 	}
-	b.log.Info("loading sessions into memory", "sessions", total)
-	loader := b.index.NewLoader()
-	n := 0
-	err = b.store.Scan(ctx, func(r *session.Record) error {
-		loader.Add(r)
-		n++
-		if n%1_000_000 == 0 {
-			b.log.Info("loading sessions", "done", n, "of", total)
+	b.log.Info("loading sessions into memory", "accounts", len(accounts))
+	queue := make(chan pgtext.UUID, len(accounts))
+	for _, id := range accounts {
+		queue <- id
+	}
+	close(queue)
+	var (
+		wg      sync.WaitGroup
+		errMu   sync.Mutex
+		loadErr error
+		done    atomic.Int64
+	)
+	for range min(len(accounts), runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loader := b.index.NewLoader()
+			for id := range queue {
+				if err := b.loadAccount(ctx, id, loader, &done, start); err != nil {
+					errMu.Lock()
+					loadErr = cmp.Or(loadErr, err)
+					errMu.Unlock()
+					return
+				}
+			}
+			loader.Finish()
+		}()
+	}
+	wg.Wait()
+	b.store.CloseReaders()
+	if loadErr != nil {
+		return loadErr
+	}
+	b.log.Info("sessions loaded", "sessions", done.Load(), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// loadAccount reads one account's sessions into loader: this goroutine
+// reads, another encodes, batch by batch. done counts the sessions loaded
+// so far by every account, for the progress log.
+func (b *Backend) loadAccount(ctx context.Context, id pgtext.UUID, loader *engine.Loader, done *atomic.Int64, start time.Time) error {
+	const batch = 4096
+	batches := make(chan []*session.Record, 4)
+	encoded := make(chan struct{})
+	go func() {
+		defer close(encoded)
+		for recs := range batches {
+			for _, r := range recs {
+				loader.Add(r)
+			}
+			if n := done.Add(int64(len(recs))); n/1_000_000 != (n-int64(len(recs)))/1_000_000 {
+				b.log.Info("loading sessions", "done", n/1_000_000*1_000_000, "took", time.Since(start).Round(time.Millisecond))
+			}
+		}
+	}()
+	recs := make([]*session.Record, 0, batch)
+	err := b.store.ScanAccount(ctx, id, func(r *session.Record) error {
+		recs = append(recs, r)
+		if len(recs) == batch {
+			batches <- recs
+			recs = make([]*session.Record, 0, batch)
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	loader.Finish()
-	b.log.Info("sessions loaded", "sessions", n, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	batches <- recs
+	close(batches)
+	<-encoded
+	return err
 }
 
 // Ingest writes recs atomically under the updated_at rule: the store makes
@@ -129,6 +203,7 @@ func (b *Backend) Ingest(ctx context.Context, recs []session.Record) (accepted, 
 	defer b.mu.Unlock()
 	changes, ignored, err := b.store.Upsert(ctx, recs)
 	if err != nil {
+		b.writeFailed = true
 		return 0, 0, err
 	}
 	b.index.Apply(changes)
@@ -154,9 +229,19 @@ func (b *Backend) Health(ctx context.Context) error {
 // Writing to it directly bypasses the engine.
 func (b *Backend) Store() *sqlite.Store { return b.store }
 
-// Close closes the store and releases the data directory. The backend
-// must not be used afterwards.
+// Close writes the engine's snapshot (a failure to is logged: the next
+// Open then loads from the store; after a failed write it writes none),
+// closes the store and releases the data
+// directory. The backend must not be used afterwards.
 func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.writeFailed {
+		b.removeSnapshot()
+		b.log.Warn("a write to the store failed while serving, so the engine snapshot is not written; the next start loads from the store")
+	} else if err := b.writeSnapshotLocked(context.Background()); err != nil {
+		b.log.Warn("the engine snapshot was not written; the next start loads from the store", "err", err)
+	}
 	err := b.store.Close()
 	if uerr := b.lock.Unlock(); err == nil {
 		err = uerr

@@ -14,7 +14,9 @@ type Loader struct {
 	rows map[pgtext.UUID][]row
 }
 
-// NewLoader starts a bulk load into ix, which must be empty.
+// NewLoader starts a bulk load into ix, whose accounts it loads must be
+// empty. Loaders of disjoint sets of accounts may run at once, each in
+// one goroutine (a Loader itself is not safe for concurrent use).
 func (ix *Index) NewLoader() *Loader {
 	return &Loader{ix: ix, rows: map[pgtext.UUID][]row{}}
 }
@@ -39,10 +41,18 @@ func (l *Loader) Finish() {
 		for _, r := range rows {
 			c.push(r)
 		}
-		a.main = c
+		a.setMainLocked(c)
 		a.mu.Unlock()
 		delete(l.rows, id)
 	}
+}
+
+// setMainLocked makes c, sorted by compareRows, the account's main
+// segment, as a bulk load or a snapshot builds it; anything derived from
+// main is built here. a.mu must be held for writing (or a not yet
+// shared).
+func (a *account) setMainLocked(c columns) {
+	a.main = c
 }
 
 // Apply brings the index up to date with changes the store has made

@@ -107,6 +107,12 @@ func (e *SyntaxError) Error() string {
 // Decode reads a whole batch. When account is valid, records may omit
 // account_id and must not name another account; otherwise every record
 // needs account_id.
+//
+// An NDJSON body is read whole, cut into lines, and its lines are checked
+// and decoded on every core (ndjson.go); the answer is the same as
+// reading it line by line: the first syntax error in body order wins,
+// then too many records, then the reader's error, then the records'
+// problems in order.
 func Decode(r io.Reader, account pgtext.NullUUID, cfg Config) ([]session.Record, error) {
 	cfg = cfg.WithDefaults()
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -117,18 +123,23 @@ func Decode(r io.Reader, account pgtext.NullUUID, cfg Config) ([]session.Record,
 	if err != nil {
 		return nil, err
 	}
-	var (
-		recs  []session.Record
-		berr  BatchError
-		index int
-	)
-	next := ndjsonReader(br, &index)
-	if first == '[' {
-		if next, err = arrayReader(br, &index); err != nil {
-			return nil, err
-		}
+	if first != '[' {
+		return decodeNDJSON(br, account, cfg)
 	}
-	maxProblems := cfg.MaxProblems
+	var index int
+	next, err := arrayReader(br, &index)
+	if err != nil {
+		return nil, err
+	}
+	return decodeStream(next, &index, account, cfg)
+}
+
+// decodeStream decodes the records next returns, one by one.
+func decodeStream(next func() (json.RawMessage, error), index *int, account pgtext.NullUUID, cfg Config) ([]session.Record, error) {
+	var (
+		recs []session.Record
+		berr = problemList{max: cfg.MaxProblems}
+	)
 	for {
 		raw, err := next()
 		if err == io.EOF {
@@ -137,60 +148,40 @@ func Decode(r io.Reader, account pgtext.NullUUID, cfg Config) ([]session.Record,
 		if err != nil {
 			return nil, err
 		}
-		if index >= cfg.MaxRecords {
+		if *index >= cfg.MaxRecords {
 			return nil, &TooManyError{Max: cfg.MaxRecords}
 		}
-		rec, problems := decodeRecord(raw, index, account)
-		for _, p := range problems {
-			if len(berr.Problems) < maxProblems {
-				berr.Problems = append(berr.Problems, p)
-			} else {
-				berr.More++
-			}
-		}
-		if len(problems) == 0 && len(berr.Problems) == 0 {
+		rec, problems := decodeRecord(raw, *index, account)
+		berr.add(problems)
+		if len(problems) == 0 && berr.empty() {
 			recs = append(recs, rec)
 		}
-		index++
+		*index++
 	}
-	if len(berr.Problems) > 0 {
-		return nil, &berr
+	if !berr.empty() {
+		return nil, &berr.BatchError
 	}
 	return recs, nil
 }
 
-// ndjsonReader returns one record per non-blank line. Each line is checked
-// once with json.Valid; records are not decoded twice.
-func ndjsonReader(br *bufio.Reader, index *int) func() (json.RawMessage, error) {
-	line := 0
-	return func() (json.RawMessage, error) {
-		for {
-			b, err := br.ReadBytes('\n')
-			if err != nil && err != io.EOF {
-				return nil, err
-			}
-			if len(b) > 0 {
-				line++
-			}
-			b = bytes.TrimSpace(b)
-			if len(b) == 0 {
-				if err == io.EOF {
-					return nil, io.EOF
-				}
-				continue
-			}
-			if !json.Valid(b) {
-				var raw json.RawMessage
-				reason := "not a JSON value"
-				if uerr := json.Unmarshal(b, &raw); uerr != nil {
-					reason = uerr.Error()
-				}
-				return nil, &SyntaxError{Index: *index, Line: line, Reason: reason}
-			}
-			return b, nil
+// problemList gathers a batch's problems in record order, listing the
+// first max.
+type problemList struct {
+	BatchError
+	max int
+}
+
+func (l *problemList) add(ps []Problem) {
+	for _, p := range ps {
+		if len(l.Problems) < l.max {
+			l.Problems = append(l.Problems, p)
+		} else {
+			l.More++
 		}
 	}
 }
+
+func (l *problemList) empty() bool { return len(l.Problems) == 0 && l.More == 0 }
 
 // arrayReader returns the elements of a JSON array one by one.
 func arrayReader(br *bufio.Reader, index *int) (func() (json.RawMessage, error), error) {
@@ -264,25 +255,42 @@ func peekNonSpace(br *bufio.Reader) (byte, error) {
 	}
 }
 
-// object is a record's members by exact name, as raw JSON values.
-type object map[string]json.RawMessage
+// fieldNames are the members a record may have, in the order of object.v.
+var fieldNames = [...]string{"account_id", "session_id", "desk_id", "brain_parent_id", "integration_id",
+	"brain_version", "channel", "agent_ids", "is_test", "start_time", "end_time", "updated_at"}
 
-var knownFields = map[string]bool{
-	"account_id": true, "session_id": true, "desk_id": true, "brain_parent_id": true,
-	"integration_id": true, "brain_version": true, "channel": true, "agent_ids": true,
-	"is_test": true, "start_time": true, "end_time": true, "updated_at": true,
+// fieldIndex is name's index in fieldNames, -1 when it is not a field.
+func fieldIndex(name string) int {
+	for i, f := range fieldNames {
+		if f == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// object is a record's known members, as raw JSON values (nil: absent).
+type object struct {
+	v [len(fieldNames)]json.RawMessage
+}
+
+// get is the member called name (one of fieldNames) and whether it is
+// present.
+func (o *object) get(name string) (json.RawMessage, bool) {
+	v := o.v[fieldIndex(name)]
+	return v, v != nil
 }
 
 // splitObject splits a JSON object (already known to be valid JSON) into
 // its known members and the names of unknown ones, without decoding the
 // values. It reports false when raw is not an object. Keys match exactly;
 // the last of duplicate keys wins.
-func splitObject(raw []byte) (object, []string, bool) {
+func splitObject(raw []byte) (*object, []string, bool) {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
 		return nil, nil, false
 	}
-	obj := make(object, 12)
+	obj := new(object)
 	var unknown []string
 	i = skipSpace(raw, i+1)
 	if i < len(raw) && raw[i] == '}' {
@@ -297,8 +305,8 @@ func splitObject(raw []byte) (object, []string, bool) {
 		i = skipSpace(raw, kEnd)
 		i = skipSpace(raw, i+1) // the colon
 		vEnd := skipValue(raw, i)
-		if knownFields[key] {
-			obj[key] = raw[i:vEnd]
+		if f := fieldIndex(key); f >= 0 {
+			obj.v[f] = raw[i:vEnd]
 		} else {
 			unknown = append(unknown, key)
 		}
@@ -435,7 +443,7 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 		return true
 	}
 	str := func(field string, required bool) (string, bool) {
-		v, ok := obj[field]
+		v, ok := obj.get(field)
 		if !ok || isNull(v) {
 			if required {
 				bad(field, "is required")
@@ -486,7 +494,7 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 	case account.Valid:
 		rec.AccountID = account.UUID
 	default:
-		if _, present := obj["account_id"]; !present || isNull(obj["account_id"]) {
+		if v, present := obj.get("account_id"); !present || isNull(v) {
 			bad("account_id", "is required when the request does not name an account (send X-Moveo-Account-Id or use an API key)")
 		}
 	}
@@ -503,9 +511,11 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 	rec.DeskID = uuidField("desk_id")
 	rec.BrainParentID = uuidField("brain_parent_id")
 	rec.IntegrationID = uuidField("integration_id")
-	if v, ok := obj["brain_version"]; ok && !isNull(v) {
+	if v, ok := obj.get("brain_version"); ok && !isNull(v) {
 		var n json.Number
-		if jsonKind(v) != "a number" {
+		if i, ok := plainInt32(v); ok {
+			rec.BrainVersion = pgtext.NullInt4{Int32: i, Valid: true}
+		} else if jsonKind(v) != "a number" {
 			bad("brain_version", "must be an integer, got %s", jsonKind(v))
 		} else if err := json.Unmarshal(v, &n); err != nil {
 			bad("brain_version", "must be an integer, got %s", jsonKind(v))
@@ -523,9 +533,8 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 		}
 	}
 	rec.AgentIDs = []string{}
-	if v, ok := obj["agent_ids"]; ok && !isNull(v) && goodText("agent_ids", v) {
-		var ids []*string
-		if err := json.Unmarshal(v, &ids); err != nil {
+	if v, ok := obj.get("agent_ids"); ok && !isNull(v) && goodText("agent_ids", v) {
+		if ids, err := stringArray(v); err != nil {
 			bad("agent_ids", "must be an array of strings, got %s", jsonKind(v))
 		} else if len(ids) > MaxAgentIDs {
 			bad("agent_ids", "has %d entries; the limit is %d", len(ids), MaxAgentIDs)
@@ -542,8 +551,12 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 			}
 		}
 	}
-	if v, ok := obj["is_test"]; ok && !isNull(v) {
-		if err := json.Unmarshal(v, &rec.IsTest); err != nil {
+	if v, ok := obj.get("is_test"); ok && !isNull(v) {
+		switch string(v) {
+		case "true":
+			rec.IsTest = true
+		case "false":
+		default:
 			bad("is_test", "must be true or false, got %s", jsonKind(v))
 		}
 	}
@@ -552,7 +565,7 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 	}
 	if ts, ok := tsField("end_time", false); ok {
 		rec.EndMicros, rec.HasEnd = ts, true
-		if _, ok := obj["start_time"]; ok && ts < rec.StartMicros {
+		if _, ok := obj.get("start_time"); ok && ts < rec.StartMicros {
 			bad("end_time", "%s is before start_time %s", pgtext.FormatTimestamp(ts), pgtext.FormatTimestamp(rec.StartMicros))
 		}
 	}
@@ -560,4 +573,60 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 		rec.UpdatedMicros, rec.HasUpdated = ts, true
 	}
 	return rec, problems
+}
+
+// plainInt32 reads v when it is an integer literal without sign, fraction
+// or exponent other than a leading minus, within int32: the usual
+// brain_version. Anything else is left to the general path.
+func plainInt32(v []byte) (int32, bool) {
+	digits := v
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 10 {
+		return 0, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(string(v), 10, 32)
+	return int32(n), err == nil
+}
+
+// stringArray decodes agent_ids, a JSON array whose entries may be null.
+// An array of plain strings (no escapes, ASCII: unquote's simple case)
+// is read directly; anything else goes through encoding/json.
+func stringArray(v []byte) ([]*string, error) {
+	i := skipSpace(v, 0)
+	if i < len(v) && v[i] == '[' {
+		var out []*string
+		i = skipSpace(v, i+1)
+		if i < len(v) && v[i] == ']' && skipSpace(v, i+1) == len(v) {
+			return []*string{}, nil
+		}
+		for i < len(v) && v[i] == '"' {
+			end := skipString(v, i)
+			s, ok := unquote(v[i:end])
+			if !ok || bytes.IndexByte(v[i:end], '\\') >= 0 {
+				break
+			}
+			out = append(out, &s)
+			i = skipSpace(v, end)
+			if i < len(v) && v[i] == ']' {
+				if skipSpace(v, i+1) == len(v) {
+					return out, nil
+				}
+				break
+			}
+			if i >= len(v) || v[i] != ',' {
+				break
+			}
+			i = skipSpace(v, i+1)
+		}
+	}
+	var ids []*string
+	err := json.Unmarshal(v, &ids)
+	return ids, err
 }

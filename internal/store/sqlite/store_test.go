@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/tally-server/tally/internal/pgtext"
@@ -88,4 +90,106 @@ func BenchmarkUpsert(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "sessions/s")
+}
+
+func TestGenerationChangesWithEveryWrite(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Generation(ctx)
+	if err != nil || first.Number != 0 || first.Token == ([16]byte{}) {
+		t.Fatalf("new store: %+v, %v", first, err)
+	}
+	if _, _, err := s.Upsert(ctx, []session.Record{record(1), record(2)}); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := s.Generation(ctx)
+	// A batch whose every record is older than the stored one changes
+	// nothing, so it leaves the generation alone.
+	newer := record(3)
+	newer.UpdatedMicros, newer.HasUpdated = 10, true
+	if _, _, err := s.Upsert(ctx, []session.Record{newer}); err != nil {
+		t.Fatal(err)
+	}
+	third, _ := s.Generation(ctx)
+	older := newer
+	older.UpdatedMicros = 9
+	if _, ign, err := s.Upsert(ctx, []session.Record{older}); err != nil || ign != 1 {
+		t.Fatalf("older record: ignored %d, %v", ign, err)
+	}
+	last, err := s.Generation(ctx)
+	if err != nil || last != third || third.Number != 2 || second.Number != 1 || first.Token == second.Token || second.Token == third.Token {
+		t.Fatalf("generations %+v, %+v, %+v, then after an ignored record %+v (%v)", first, second, third, last, err)
+	}
+	s.Close()
+	s, err = Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if g, err := s.Generation(ctx); err != nil || g != third {
+		t.Fatalf("after reopening: %+v, %v; want %+v", g, err, third)
+	}
+}
+
+// TestEncodeAgentsMatchesJSON: agent_ids written by encodeAgents read
+// back equal, through encoding/json and through decodeAgents.
+func TestEncodeAgentsMatchesJSON(t *testing.T) {
+	for _, ids := range [][]string{{}, {"a"}, {"agent-1", "agent 2"}, {`q"uote`, `back\slash`, "é", "<b>&", "tab\t"}, {`","`}, {"a", `"`}, {`x","y`}} {
+		got, err := encodeAgents(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back []string
+		if err := json.Unmarshal([]byte(got), &back); err != nil || !slices.Equal(back, ids) {
+			t.Errorf("encodeAgents(%q) = %s, which reads back as %q (%v)", ids, got, back, err)
+		}
+		if mine, err := decodeAgents(got); err != nil || !slices.Equal(mine, ids) || mine == nil {
+			t.Errorf("decodeAgents(%s) = %q, %v; want %q", got, mine, err, ids)
+		}
+	}
+}
+
+// TestScanAccount: Accounts lists every account with sessions in key
+// order, and ScanAccount reads exactly one account's sessions.
+func TestScanAccount(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, err := s.Accounts(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("empty store: accounts %v, %v", got, err)
+	}
+	var recs []session.Record
+	for i := range 300 {
+		r := record(i)
+		r.AccountID = pgtext.UUID{byte(9 - i%3), 0xff}
+		recs = append(recs, r)
+	}
+	if _, _, err := s.Upsert(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Accounts(ctx)
+	want := []pgtext.UUID{{7, 0xff}, {8, 0xff}, {9, 0xff}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("accounts %v, %v; want %v", got, err, want)
+	}
+	for _, id := range want {
+		n := 0
+		err := s.ScanAccount(ctx, id, func(r *session.Record) error {
+			if r.AccountID != id {
+				t.Fatalf("ScanAccount(%s) read a session of %s", id, r.AccountID)
+			}
+			n++
+			return nil
+		})
+		if err != nil || n != 100 {
+			t.Fatalf("ScanAccount(%s): %d sessions, %v; want 100", id, n, err)
+		}
+	}
 }
