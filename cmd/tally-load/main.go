@@ -6,6 +6,7 @@
 //	tally-load seed       POST a year of synthetic sessions for one account
 //	tally-load admission  cheap-query latency alone, then beside heavy queries
 //	tally-load soak       mixed queries and writes for a while, reported over time
+//	tally-load latency    the four reference queries beside an empty HTTP server
 //
 // Every subcommand takes --url (default http://127.0.0.1:8080) and, when
 // the server has one, --admin-secret.
@@ -35,6 +36,8 @@ commands:
              --heavy concurrent year-long hourly queries
   soak       --duration of mixed queries and writes; errors, latency
              percentiles and server memory every --every
+  latency    issue 15's four reference queries, one client then --clients,
+             each beside an empty HTTP server giving the same answer bytes
 
 Run "tally-load <command> -h" for the command's flags.
 `
@@ -58,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runAdmission(ctx, args[1:], stdout, stderr)
 	case "soak":
 		return runSoak(ctx, args[1:], stdout, stderr)
+	case "latency":
+		return runLatency(ctx, args[1:], stdout, stderr)
+	case "empty-server": // started by latency
+		return runEmptyServer(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
