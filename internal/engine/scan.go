@@ -29,7 +29,7 @@ func (ix *Index) Count(ctx context.Context, accountID pgtext.UUID, q *analytics.
 	if q.Flow() {
 		return a.countFlow(ctx, q, &f, dst)
 	}
-	if err := scanColumns(ctx, &a.main, q.Bounds, &f, dst); err != nil {
+	if err := scanColumns(ctx, &a.main, a.summaryOf(), q.Bounds, &f, dst); err != nil {
 		return nil, err
 	}
 	scanRows(a.added, q.Bounds, &f, dst, 1)
@@ -43,11 +43,21 @@ const checkEvery = 1 << 16
 // scanColumns adds the open/closed counts of c's rows within the bounds to
 // dst. Rows are sorted by start, so the bucket is found by walking the
 // boundaries, which works for month spans as well as fixed ones and costs
-// one comparison per row.
-func scanColumns(ctx context.Context, c *columns, bounds []int64, f *filter, dst []analytics.Counts) error {
+// one comparison per row. With s, c's summary, a query with at most one
+// dimension filter adds whole blocks from it (summary.go).
+func scanColumns(ctx context.Context, c *columns, s *summary, bounds []int64, f *filter, dst []analytics.Counts) error {
 	lo := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[0] })
 	hi := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[len(bounds)-1] })
 	cols, tabs, n := f.active(c)
+	if s != nil && n <= 1 {
+		d := -1
+		for i, t := range f.tabs {
+			if t != nil {
+				d = i
+			}
+		}
+		return scanSummarized(ctx, c, s, d, lo, hi, bounds, f, dst)
+	}
 	for from := lo; from < hi; from += checkEvery {
 		to := min(from+checkEvery, hi)
 		switch n {

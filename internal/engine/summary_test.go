@@ -1,0 +1,204 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/tally-server/tally/internal/analytics"
+	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/session"
+)
+
+// waitSummary returns the account's summary of its current main segment,
+// waiting for the background build.
+func waitSummary(t *testing.T, ix *Index, id pgtext.UUID) *summary {
+	t.Helper()
+	a := ix.account(id, false)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		a.mu.RLock()
+		s := a.summaryOf()
+		a.mu.RUnlock()
+		if s != nil {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no summary after 30 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestSummaryCountsBlocks checks the summary against the rows it
+// describes: every complete block's flag counts and, for each dimension
+// not skipped, its (code, flags) pairs.
+func TestSummaryCountsBlocks(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	w := newWorld(r)
+	for i := range 300 {
+		w.agents = append(w.agents, fmt.Sprintf("more-%d", i))
+	}
+	ix := New(Config{})
+	l := ix.NewLoader()
+	const n = 100_000 // above inlineSummaryRows: built in the background
+	for i := range n {
+		rec := w.record(r, i, 30*pgtext.MicrosPerDay)
+		l.Add(&rec)
+	}
+	l.Finish()
+	s := waitSummary(t, ix, testAccount)
+	a := ix.account(testAccount, false)
+	c := &a.main
+	if len(s.flags) != n/blockRows {
+		t.Fatalf("%d blocks summarized, want %d", len(s.flags), n/blockRows)
+	}
+	skips := 0
+	for b := range s.flags {
+		var want [4]uint16
+		for i := b * blockRows; i < (b+1)*blockRows; i++ {
+			want[c.flags[i]&3]++
+		}
+		if s.flags[b] != want {
+			t.Fatalf("block %d: flags %v, want %v", b, s.flags[b], want)
+		}
+		for d := range numDims {
+			if s.skip[d][b] {
+				skips++
+				continue
+			}
+			wantPairs := map[[2]uint32]uint16{}
+			for i := b * blockRows; i < (b+1)*blockRows; i++ {
+				wantPairs[[2]uint32{c.dims[d][i], uint32(c.flags[i] & 3)}]++
+			}
+			got := map[[2]uint32]uint16{}
+			for _, p := range s.pairs[d][s.off[d][b]:s.off[d][b+1]] {
+				got[[2]uint32{p.code, uint32(p.flags)}] += p.n
+			}
+			if fmt.Sprint(got) != fmt.Sprint(wantPairs) {
+				t.Fatalf("block %d dimension %d: pairs %v, want %v", b, d, got, wantPairs)
+			}
+		}
+	}
+	// The agent sets (330 agents) are too many for a block: that dimension
+	// is skipped, the others are summarized.
+	if skips == 0 || skips >= len(s.flags)*int(numDims)/2 {
+		t.Errorf("%d of %d block dimensions skipped: the test no longer covers both cases", skips, len(s.flags)*int(numDims))
+	}
+}
+
+// TestSummarizedCountMatchesNaive counts random queries with at most one
+// dimension filter, which use the summary, on a dense account (about 3 000
+// sessions a day, so whole blocks fit in hours and days), against the
+// naive count: loaded, then with deltas (the summary still describes the
+// main segment), then compacted (a new main segment, summarized again).
+func TestSummarizedCountMatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	w := newWorld(r)
+	w.agents = w.agents[:3] // few agent sets: that dimension is summarized too
+	span := 30 * pgtext.MicrosPerDay
+	ix := New(Config{CompactRows: 30_000})
+	current := map[string]session.Record{}
+	l := ix.NewLoader()
+	for i := range 90_000 {
+		rec := w.record(r, i, span)
+		varyEnd(r, &rec)
+		current[rec.SessionID] = rec
+		l.Add(&rec)
+	}
+	l.Finish()
+	check := func(stage string, queries int) {
+		t.Helper()
+		var all []session.Record
+		for _, rec := range current {
+			all = append(all, rec)
+		}
+		used := 0
+		for range queries {
+			q := randomQuery(r, w, span)
+			q.Columns = 0 // no flow columns: those never use the summary
+			q.BrainParentIDs, q.IntegrationIDs, q.BrainVersions = analytics.UUIDSet{}, analytics.UUIDSet{}, analytics.IntSet{}
+			if q.DeskIDs.Active && (q.Channels.Active || q.AgentIDs.Active) {
+				q.Channels, q.AgentIDs = analytics.TextSet{}, analytics.TextSet{}
+			}
+			if q.Channels.Active {
+				q.AgentIDs = analytics.TextSet{}
+			}
+			if r.Intn(4) == 0 {
+				q.Span = pgtext.Interval{Micros: pgtext.MicrosPerHour}
+				q.EndMicros = q.StartMicros + r.Int63n(3*pgtext.MicrosPerDay)
+			}
+			if err := q.Plan(100000); err != nil {
+				t.Fatal(err)
+			}
+			if fullBlocksInBuckets(ix, q) > 0 {
+				used++
+			}
+			got, err := ix.Count(context.Background(), testAccount, q, make([]analytics.Counts, len(q.Bounds)-1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := naiveCount(all, q); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%s: query %+v:\n got %v\nwant %v", stage, q, got, want)
+			}
+		}
+		if used < queries/3 {
+			t.Errorf("%s: only %d of %d queries had a whole block in a bucket", stage, used, queries)
+		}
+	}
+	waitSummary(t, ix, testAccount)
+	check("loaded", 150)
+
+	apply := func(k int) {
+		var changes []session.Change
+		for j := range k {
+			rec := w.record(r, r.Intn(120_000), span)
+			varyEnd(r, &rec)
+			var old *session.Record
+			if o, ok := current[rec.SessionID]; ok {
+				old = &o
+			}
+			changes = append(changes, session.Change{Old: old, New: &rec})
+			current[rec.SessionID] = rec
+			if j%1000 == 999 {
+				ix.Apply(changes)
+				changes = nil
+			}
+		}
+		ix.Apply(changes)
+	}
+	apply(5_000)
+	if a := ix.account(testAccount, false); len(a.added) == 0 || !a.sum.Load().describes(&a.main) {
+		t.Fatal("the deltas were compacted, or the summary no longer describes the main segment")
+	}
+	check("deltas", 100)
+
+	old := ix.account(testAccount, false).sum.Load()
+	apply(30_000) // past CompactRows: a new main segment
+	a := ix.account(testAccount, false)
+	if old.describes(&a.main) {
+		t.Fatal("the old summary describes the compacted segment")
+	}
+	check("compacted, summary being built", 50)
+	waitSummary(t, ix, testAccount)
+	check("compacted", 100)
+}
+
+// fullBlocksInBuckets is the number of complete blocks of the account's
+// main segment that lie inside one of q's buckets.
+func fullBlocksInBuckets(ix *Index, q *analytics.IntervalQuery) int {
+	a := ix.account(testAccount, false)
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	c, n := &a.main, 0
+	for b := 0; (b+1)*blockRows <= c.len(); b++ {
+		first, last := c.start[b*blockRows], c.start[(b+1)*blockRows-1]
+		k := firstBucket(q.Bounds, first)
+		if k >= 0 && k+1 < len(q.Bounds) && last < q.Bounds[k+1] {
+			n++
+		}
+	}
+	return n
+}
