@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sort"
 
 	"github.com/tally-server/tally/internal/analytics"
 )
@@ -20,10 +21,12 @@ import (
 //	Σ over the block's (code, flags) pairs of n × tab[code] × test[flags]
 //
 // which is exactly what reading its rows adds, since the scan looks at
-// nothing else. Rows of blocks that straddle a bucket boundary or the
-// range's ends, and blocks whose dimension has too many distinct pairs to
-// be worth summarizing (more than maxBlockPairs), are read row by row as
-// before; so are the deltas. Queries with two or more dimension filters,
+// nothing else. A block that straddles one bucket bound is split there:
+// the smaller side is read and the other is the block's counts minus it.
+// Rows of blocks that hold two bounds or more, or the range's ends, and
+// blocks whose dimension has too many distinct pairs to be worth
+// summarizing (more than maxBlockPairs), are read row by row as before;
+// so are the deltas. Queries with two or more dimension filters,
 // and the flow columns, do not use summaries.
 //
 // A summary describes one main segment, which is never modified once
@@ -147,57 +150,90 @@ func (a *account) summaryOf() *summary {
 	return nil
 }
 
+// blockCounts is what block b adds to a bucket when all its rows are in
+// it: rows passing the filter (dimension d, or none when d < 0) and the
+// closed ones among them; false when the block is not summarized for d.
+func (s *summary) blockCounts(b, d int, f *filter) (total, closed int64, ok bool) {
+	if d < 0 {
+		for fl, n := range s.flags[b] {
+			m := int64(f.test[fl]) * int64(n)
+			total += m
+			closed += m & -int64(fl&flagClosed)
+		}
+		return total, closed, true
+	}
+	if s.skip[d][b] {
+		return 0, 0, false
+	}
+	tab := f.tabs[d]
+	for _, p := range s.pairs[d][s.off[d][b]:s.off[d][b+1]] {
+		m := int64(f.test[p.flags]&tab[p.code]) * int64(p.n)
+		total += m
+		closed += m & -int64(p.flags&flagClosed)
+	}
+	return total, closed, true
+}
+
 // scanSummarized is scanColumns for a query with at most one dimension
-// filter (dim d, or d < 0 for none) over a summarized segment: complete
-// blocks inside one bucket are added from the summary, the other rows of
-// [lo, hi) are read.
+// filter (dim d, or d < 0 for none) over a summarized segment. A complete
+// block inside one bucket is added from the summary. One that straddles a
+// single bound is split there (binary search): the smaller side is read,
+// and the other side is the block's counts minus it, so on average a
+// quarter of such a block is read. The other rows of [lo, hi) are read.
 func scanSummarized(ctx context.Context, c *columns, s *summary, d int, lo, hi int, bounds []int64, f *filter, dst []analytics.Counts) error {
 	var col []uint32
 	var tab []uint8
 	if d >= 0 {
 		col, tab = c.dims[d], f.tabs[d]
 	}
-	rows := func(from, to int) {
+	// rows reads rows [from, to) into out, whose element 0 is the bucket
+	// starting at bs[0].
+	rows := func(from, to int, bs []int64, out []analytics.Counts) {
 		if d < 0 {
-			scanNoFilter(c.start[from:to], c.flags[from:to], bounds, &f.test, dst)
+			scanNoFilter(c.start[from:to], c.flags[from:to], bs, &f.test, out)
 		} else {
-			scanOneFilter(c.start[from:to], c.flags[from:to], col[from:to], tab, bounds, &f.test, dst)
+			scanOneFilter(c.start[from:to], c.flags[from:to], col[from:to], tab, bs, &f.test, out)
 		}
 	}
 	k := 0
-	pending := lo // rows from here to i are still to be read
+	pending := lo // rows from here to the block at hand are still to be read
 	b := (lo + blockRows - 1) / blockRows
 	for ; (b+1)*blockRows <= hi && b < len(s.flags); b++ {
 		from, last := b*blockRows, (b+1)*blockRows-1
 		for c.start[from] >= bounds[k+1] {
 			k++
 		}
-		if c.start[last] >= bounds[k+1] {
+		inOne := c.start[last] < bounds[k+1]
+		if !inOne && (k+2 >= len(bounds) || c.start[last] >= bounds[k+2]) {
+			continue // two bounds or more inside the block: read it
+		}
+		total, closed, ok := s.blockCounts(b, d, f)
+		if !ok {
 			continue
 		}
-		var total, closed int64
-		if d < 0 {
-			for fl, n := range s.flags[b] {
-				m := int64(f.test[fl]) * int64(n)
-				total += m
-				closed += m & -int64(fl&flagClosed)
-			}
-		} else {
-			if s.skip[d][b] {
-				continue
-			}
-			for _, p := range s.pairs[d][s.off[d][b]:s.off[d][b+1]] {
-				m := int64(f.test[p.flags]&tab[p.code]) * int64(p.n)
-				total += m
-				closed += m & -int64(p.flags&flagClosed)
-			}
-		}
 		if pending < from {
-			rows(pending, from)
+			rows(pending, from, bounds, dst)
 		}
 		pending = last + 1
-		dst[k].Closed += closed
-		dst[k].Open += total - closed
+		if inOne {
+			dst[k].Closed += closed
+			dst[k].Open += total - closed
+		} else {
+			split := from + sort.Search(blockRows, func(i int) bool { return c.start[from+i] >= bounds[k+1] })
+			var part [1]analytics.Counts
+			read, rest := k, k+1 // the side read, the side that is the rest
+			if split-from <= last+1-split {
+				rows(from, split, bounds[k:k+2], part[:])
+			} else {
+				rows(split, last+1, bounds[k+1:k+3], part[:])
+				read, rest = k+1, k
+			}
+			dst[read].Closed += part[0].Closed
+			dst[read].Open += part[0].Open
+			dst[rest].Closed += closed - part[0].Closed
+			dst[rest].Open += (total - closed) - part[0].Open
+			k++
+		}
 		if b%256 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -205,7 +241,7 @@ func scanSummarized(ctx context.Context, c *columns, s *summary, d int, lo, hi i
 		}
 	}
 	if pending < hi {
-		rows(pending, hi)
+		rows(pending, hi, bounds, dst)
 	}
 	return ctx.Err()
 }
