@@ -158,9 +158,22 @@ func (w *renderer) node(dst []byte, n *node) ([]byte, error) {
 
 // rows writes rows as a list of objects, one key per selected column.
 // The executor checked that every selected column has a value per row.
+// Each key is escaped once, and the date of consecutive timestamps on the
+// same day is written once (dateCache): long answers are mostly keys and
+// timestamps.
 func (w *renderer) rows(dst []byte, r *rows) ([]byte, error) {
 	dst = append(dst, '[')
 	n := r.len()
+	var keyBuf [8][]byte
+	keys := keyBuf[:0]
+	for i, f := range r.fields {
+		var k []byte
+		if i > 0 {
+			k = append(k, ',')
+		}
+		keys = append(keys, appendKey(k, f.key))
+	}
+	var dates dateCache
 	for k := 0; k < n; k++ {
 		if w.check(dst) {
 			return dst, errStop
@@ -171,10 +184,7 @@ func (w *renderer) rows(dst []byte, r *rows) ([]byte, error) {
 		}
 		dst = append(dst, '{')
 		for i, f := range r.fields {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendKey(dst, f.key)
+			dst = append(dst, keys[i]...)
 			if f.col < 0 {
 				dst = appendString(dst, r.typename)
 				continue
@@ -184,7 +194,7 @@ func (w *renderer) rows(dst []byte, r *rows) ([]byte, error) {
 			case cells.Null != nil && cells.Null[row]:
 				dst = append(dst, "null"...)
 			case r.table.Columns[f.col].Type == analytics.Timestamp:
-				dst = appendTimestamp(dst, cells.Ints[row])
+				dst = dates.appendTimestamp(dst, cells.Ints[row])
 			case r.table.Columns[f.col].Type == analytics.Text:
 				dst = appendString(dst, cells.Texts[row])
 			default:
@@ -194,6 +204,44 @@ func (w *renderer) rows(dst []byte, r *rows) ([]byte, error) {
 		dst = append(dst, '}')
 	}
 	return append(dst, ']'), nil
+}
+
+// dateCache writes timestamps as appendTimestamp does, keeping the date
+// part ("2024-01-08T") of the last day written: a timestamp on that day
+// at a whole second only needs its time of day.
+type dateCache struct {
+	day  int64 // days since the epoch of the cached date; valid when n > 0
+	date [16]byte
+	n    int
+}
+
+func (c *dateCache) appendTimestamp(dst []byte, micros int64) []byte {
+	day := micros / pgtext.MicrosPerDay
+	if micros%pgtext.MicrosPerDay < 0 {
+		day--
+	}
+	tod := micros - day*pgtext.MicrosPerDay
+	if tod%pgtext.MicrosPerSecond != 0 {
+		return appendTimestamp(dst, micros)
+	}
+	if c.n == 0 || day != c.day {
+		// The date as AppendTimestamp writes midnight of that day:
+		// "YYYY-MM-DDT00:00:00" and nothing else, or no caching (years
+		// of other widths, BC dates).
+		var b [32]byte
+		out := pgtext.AppendTimestamp(b[:0], day*pgtext.MicrosPerDay)
+		if len(out) != 19 || string(out[10:]) != "T00:00:00" {
+			c.n = 0
+			return appendTimestamp(dst, micros)
+		}
+		c.day, c.n = day, 12
+		c.date[0] = '"'
+		copy(c.date[1:], out[:11])
+	}
+	secs := tod / pgtext.MicrosPerSecond
+	h, m, sec := secs/3600, secs/60%60, secs%60
+	dst = append(dst, c.date[:c.n]...)
+	return append(dst, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':', byte('0'+sec/10), byte('0'+sec%10), '"')
 }
 
 // appendTimestamp writes a timestamp as PostgreSQL's JSON does:
