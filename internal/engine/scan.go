@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"runtime"
 	"sort"
 
 	"github.com/tally-server/tally/internal/analytics"
@@ -45,9 +46,37 @@ const checkEvery = 1 << 16
 // boundaries, which works for month spans as well as fixed ones and costs
 // one comparison per row. With s, c's summary, a query with at most one
 // dimension filter adds whole blocks from it (summary.go).
+//
+// A range of parallelRows rows or more is split at the bucket bound
+// nearest its middle row and the two halves are counted at once, on two
+// cores when there are: they add to disjoint buckets of dst.
 func scanColumns(ctx context.Context, c *columns, s *summary, bounds []int64, f *filter, dst []analytics.Counts) error {
 	lo := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[0] })
 	hi := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[len(bounds)-1] })
+	if hi-lo < parallelRows || runtime.GOMAXPROCS(0) < 2 {
+		return scanRange(ctx, c, s, lo, hi, bounds, f, dst)
+	}
+	mid := (lo + hi) / 2
+	k := firstBucket(bounds, c.start[mid]) + 1 // the first bound after the middle row
+	if k >= len(bounds)-1 {
+		return scanRange(ctx, c, s, lo, hi, bounds, f, dst)
+	}
+	split := mid + sort.Search(hi-mid, func(i int) bool { return c.start[mid+i] >= bounds[k] })
+	errc := make(chan error, 1)
+	go func() { errc <- scanRange(ctx, c, s, split, hi, bounds, f, dst) }()
+	err := scanRange(ctx, c, s, lo, split, bounds, f, dst)
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
+}
+
+// parallelRows is the smallest range of rows scanColumns splits in two
+// (about 100 µs of counting without a summary).
+const parallelRows = 1 << 16
+
+// scanRange is scanColumns for c's rows lo to hi.
+func scanRange(ctx context.Context, c *columns, s *summary, lo, hi int, bounds []int64, f *filter, dst []analytics.Counts) error {
 	cols, tabs, n := f.active(c)
 	if s != nil && n <= 1 {
 		d := -1

@@ -89,8 +89,9 @@ func TestSummaryCountsBlocks(t *testing.T) {
 	}
 }
 
-// TestSummarizedCountMatchesNaive counts random queries with at most one
-// dimension filter, which use the summary, on a dense account (about 3 000
+// TestSummarizedCountMatchesNaive counts random queries, most with at most
+// one dimension filter, which use the summary, a quarter over most of the
+// data, which split it in two (scanColumns), on a dense account (about 3 000
 // sessions a day, so whole blocks fit in hours and days), against the
 // naive count: loaded, then with deltas (the summary still describes the
 // main segment), then compacted (a new main segment, summarized again).
@@ -118,17 +119,23 @@ func TestSummarizedCountMatchesNaive(t *testing.T) {
 		used := 0
 		for range queries {
 			q := randomQuery(r, w, span)
-			q.Columns = 0 // no flow columns: those never use the summary
-			q.BrainParentIDs, q.IntegrationIDs, q.BrainVersions = analytics.UUIDSet{}, analytics.UUIDSet{}, analytics.IntSet{}
-			if q.DeskIDs.Active && (q.Channels.Active || q.AgentIDs.Active) {
-				q.Channels, q.AgentIDs = analytics.TextSet{}, analytics.TextSet{}
+			if r.Intn(5) > 0 { // else as generated: several filters, flow columns
+				q.Columns = 0 // no flow columns: those never use the summary
+				q.BrainParentIDs, q.IntegrationIDs, q.BrainVersions = analytics.UUIDSet{}, analytics.UUIDSet{}, analytics.IntSet{}
+				if q.DeskIDs.Active && (q.Channels.Active || q.AgentIDs.Active) {
+					q.Channels, q.AgentIDs = analytics.TextSet{}, analytics.TextSet{}
+				}
+				if q.Channels.Active {
+					q.AgentIDs = analytics.TextSet{}
+				}
 			}
-			if q.Channels.Active {
-				q.AgentIDs = analytics.TextSet{}
-			}
-			if r.Intn(4) == 0 {
+			switch r.Intn(4) {
+			case 0:
 				q.Span = pgtext.Interval{Micros: pgtext.MicrosPerHour}
 				q.EndMicros = q.StartMicros + r.Int63n(3*pgtext.MicrosPerDay)
+			case 1: // most of the data: scanColumns splits the range in two
+				q.StartMicros = w.start - r.Int63n(2*pgtext.MicrosPerDay)
+				q.EndMicros = w.start + span - r.Int63n(5*pgtext.MicrosPerDay)
 			}
 			if err := q.Plan(100000); err != nil {
 				t.Fatal(err)
