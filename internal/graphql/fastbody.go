@@ -2,6 +2,7 @@ package graphql
 
 import (
 	"encoding/json"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -20,8 +21,9 @@ import (
 // bools, nil, json.Number).
 
 // fastRequest decodes body into req (Query, OperationName, Variables as
-// the raw object) and returns its variables decoded, or false.
-func fastRequest(body []byte, req *Request) (vars map[string]any, ok bool) {
+// the raw object) and returns its variables decoded, or false. texts, when
+// not nil, decodes the query text.
+func fastRequest(body []byte, req *Request, texts *textCache) (vars map[string]any, ok bool) {
 	s := scanner{b: body}
 	if !s.byte('{') {
 		return nil, false
@@ -43,8 +45,12 @@ func fastRequest(body []byte, req *Request) (vars map[string]any, ok bool) {
 		}
 		switch string(key) { // no allocation: the conversion is only compared
 		case "query":
-			q, ok := s.str()
+			raw, escapes, ok := s.rawStr()
 			if !ok || seenQ {
+				return nil, false
+			}
+			q, ok := texts.decode(raw, escapes)
+			if !ok {
 				return nil, false
 			}
 			req.Query, seenQ = &q, true
@@ -145,11 +151,22 @@ func (s *scanner) plainKey() ([]byte, bool) {
 
 // str reads a string after white space (see the escapes above).
 func (s *scanner) str() (string, bool) {
-	if !s.byte('"') {
+	raw, escapes, ok := s.rawStr()
+	if !ok {
 		return "", false
 	}
+	return decodeStr(raw, escapes)
+}
+
+// rawStr reads a string after white space and returns its bytes between
+// the quotes, undecoded, and whether they hold escapes; false when it is
+// not a string, holds a control character or is not valid UTF-8.
+func (s *scanner) rawStr() (raw []byte, escapes, ok bool) {
+	if !s.byte('"') {
+		return nil, false, false
+	}
 	from := s.i
-	escapes, high := false, false
+	high := false
 	for s.i < len(s.b) {
 		c := s.b[s.i]
 		switch {
@@ -157,17 +174,14 @@ func (s *scanner) str() (string, bool) {
 			raw := s.b[from:s.i]
 			s.i++
 			if high && !utf8.Valid(raw) {
-				return "", false
+				return nil, false, false
 			}
-			if !escapes {
-				return string(raw), true
-			}
-			return unescape(raw)
+			return raw, escapes, true
 		case c == '\\':
 			escapes = true
 			s.i += 2
 		case c < 0x20:
-			return "", false
+			return nil, false, false
 		case c >= 0x80:
 			high = true
 			s.i++
@@ -175,7 +189,53 @@ func (s *scanner) str() (string, bool) {
 			s.i++
 		}
 	}
-	return "", false
+	return nil, false, false
+}
+
+func decodeStr(raw []byte, escapes bool) (string, bool) {
+	if !escapes {
+		return string(raw), true
+	}
+	return unescape(raw)
+}
+
+// textCache maps the raw text of recent queries, as sent, to the decoded
+// text, so that a dashboard sending one query again and again does not
+// decode and copy it every time. It holds at most maxTexts texts of at
+// most maxTextBytes bytes each, the first it sees; safe for concurrent
+// use.
+type textCache struct {
+	mu    sync.RWMutex
+	texts map[string]string
+}
+
+const (
+	maxTexts     = 256
+	maxTextBytes = 16 << 10
+)
+
+func (c *textCache) decode(raw []byte, escapes bool) (string, bool) {
+	if c == nil || len(raw) > maxTextBytes {
+		return decodeStr(raw, escapes)
+	}
+	c.mu.RLock()
+	t, ok := c.texts[string(raw)]
+	c.mu.RUnlock()
+	if ok {
+		return t, true
+	}
+	if t, ok = decodeStr(raw, escapes); !ok {
+		return "", false
+	}
+	c.mu.Lock()
+	if c.texts == nil {
+		c.texts = map[string]string{}
+	}
+	if len(c.texts) < maxTexts {
+		c.texts[string(raw)] = t
+	}
+	c.mu.Unlock()
+	return t, true
 }
 
 // unescape decodes raw, a string's bytes between its quotes, holding

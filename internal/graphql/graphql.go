@@ -103,6 +103,7 @@ type Executor struct {
 	argsTypes map[string]*analytics.Function // <fn>_args input types
 	intro     *introSchema
 	cache     *docCache
+	texts     textCache // query texts as sent → decoded (fastbody.go)
 	src       analytics.Source
 }
 
@@ -189,7 +190,7 @@ func (e *Executor) ExecuteBody(ctx context.Context, caller Caller, body []byte) 
 		return resp
 	}
 	var req Request
-	if vars, ok := fastRequest(body, &req); ok {
+	if vars, ok := fastRequest(body, &req, &e.texts); ok {
 		req.vars, req.decoded = vars, true
 		return resp.single(e.execute(r, &req))
 	}

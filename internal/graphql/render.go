@@ -164,14 +164,16 @@ func (w *renderer) node(dst []byte, n *node) ([]byte, error) {
 func (w *renderer) rows(dst []byte, r *rows) ([]byte, error) {
 	dst = append(dst, '[')
 	n := r.len()
-	var keyBuf [8][]byte
-	keys := keyBuf[:0]
+	// keys[ends[i-1]:ends[i]] is `,"key":` of field i (no comma for the first).
+	var keyBuf [256]byte
+	var endBuf [16]int
+	keys, ends := keyBuf[:0], endBuf[:0]
 	for i, f := range r.fields {
-		var k []byte
 		if i > 0 {
-			k = append(k, ',')
+			keys = append(keys, ',')
 		}
-		keys = append(keys, appendKey(k, f.key))
+		keys = appendKey(keys, f.key)
+		ends = append(ends, len(keys))
 	}
 	var dates dateCache
 	for k := 0; k < n; k++ {
@@ -183,8 +185,10 @@ func (w *renderer) rows(dst []byte, r *rows) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, '{')
+		from := 0
 		for i, f := range r.fields {
-			dst = append(dst, keys[i]...)
+			dst = append(dst, keys[from:ends[i]]...)
+			from = ends[i]
 			if f.col < 0 {
 				dst = appendString(dst, r.typename)
 				continue
