@@ -209,3 +209,49 @@ func fullBlocksInBuckets(ix *Index, q *analytics.IntervalQuery) int {
 	}
 	return n
 }
+
+// TestEstimateCountWithSummary: a query counted through the summary costs
+// summarizedRows, less than its rows; one with two filters or a flow
+// column costs its rows, as before.
+func TestEstimateCountWithSummary(t *testing.T) {
+	r := rand.New(rand.NewSource(4))
+	w := newWorld(r)
+	ix := New(Config{})
+	l := ix.NewLoader()
+	const n = 100_000
+	for i := range n {
+		rec := w.record(r, i, 366*pgtext.MicrosPerDay)
+		l.Add(&rec)
+	}
+	l.Finish()
+	plan := func(q *analytics.IntervalQuery) *analytics.IntervalQuery {
+		q.StartMicros, q.EndMicros = mustTS("2024-01-01"), mustTS("2024-12-30")
+		q.Span = pgtext.Interval{Days: 7}
+		if err := q.Plan(10000); err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	estimate := func(q *analytics.IntervalQuery) analytics.Cost {
+		c, err := ix.EstimateCount(t.Context(), testAccount, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	weekly := plan(&analytics.IntervalQuery{Channels: analytics.TextSet{Active: true, Values: w.channels[:2]}})
+	if c := estimate(weekly); c.Rows != n {
+		t.Errorf("before the summary is built: %d rows, want all %d", c.Rows, n)
+	}
+	waitSummary(t, ix, testAccount)
+	if c, want := estimate(weekly), summarizedRows(n, len(weekly.Bounds)-1); c.Rows != want || want >= n/4 {
+		t.Errorf("weekly over the year, one filter: %d rows, want %d (well under %d)", c.Rows, want, n)
+	}
+	two := plan(&analytics.IntervalQuery{Channels: analytics.TextSet{Active: true, Values: w.channels[:2]}, DeskIDs: analytics.UUIDSet{Active: true, Values: w.desks[:1]}})
+	flow := plan(&analytics.IntervalQuery{Columns: analytics.AllColumns(len(analytics.IntervalTable().Columns))})
+	for name, q := range map[string]*analytics.IntervalQuery{"two filters": two, "flow columns": flow} {
+		if c := estimate(q); c.Rows != n {
+			t.Errorf("%s: %d rows, want all %d", name, c.Rows, n)
+		}
+	}
+}
