@@ -35,9 +35,10 @@ import (
 // are the account's. A stale or missing summary is rebuilt off the query
 // path (small segments inline), and queries scan rows until it is ready.
 //
-// Memory: 24 bytes per block for its first and last start and its flag
-// counts, and 8 per (code, flags) pair per dimension: on "tally-load
-// seed"'s data about 1.4 bytes a session, at most 6 × maxBlockPairs × 8 / blockRows = 12 bytes a session.
+// Memory: 54 bytes per block (its first and last start, its flag counts,
+// offsets and skip marks) and 8 per (code, flags) pair per dimension: at
+// most (54 + 6 × maxBlockPairs × 8) / blockRows = 12.2 bytes a session;
+// 4.4 on the engine's benchmark data (TestSummaryMemory).
 
 const (
 	blockRows     = 256

@@ -255,3 +255,25 @@ func TestEstimateCountWithSummary(t *testing.T) {
 		}
 	}
 }
+
+// bytes is the memory the summary holds.
+func (s *summary) bytes() int {
+	n := len(s.starts)*16 + len(s.flags)*8
+	for d := range numDims {
+		n += len(s.off[d])*4 + len(s.pairs[d])*8 + len(s.skip[d])
+	}
+	return n
+}
+
+// TestSummaryMemory checks the bound of summary.go, 12.2 bytes a session
+// at most, on benchIndex's year of sessions, and logs what it takes.
+func TestSummaryMemory(t *testing.T) {
+	const n = 500_000
+	ix, _ := benchIndex(t, n)
+	s := waitSummary(t, ix, testAccount)
+	perSession := float64(s.bytes()) / n
+	t.Logf("summary: %.2f bytes per session", perSession)
+	if perSession > 12.2 {
+		t.Errorf("the summary holds %.2f bytes per session, more than the 12.2 summary.go promises", perSession)
+	}
+}
