@@ -58,7 +58,8 @@ func queryBenchIndex(tb testing.TB) *engine.Index {
 }
 
 // BenchmarkQueryHTTP sends issue 15's reference queries to the GraphQL
-// handler over loopback HTTP (a real listener, Go's client, keep-alive)
+// handler over loopback HTTP (a real listener, Go's client, keep-alive),
+// each beside an empty server (<query>/empty) giving the same answer,
 // with the engine of queryBenchIndex behind it; RunParallel with
 // -cpu 1 or -cpu 8 (16 clients on two cores). For profiles:
 //
@@ -85,28 +86,41 @@ func BenchmarkQueryHTTP(b *testing.B) {
 		{"quarter_hourly_2agents", map[string]any{"start": "2024-04-01", "end": "2024-06-30T23:00:00", "span": "1 hour", "agents": "{ann,bob}"}},
 	} {
 		body := servertest.MustJSON(map[string]any{"query": fn, "variables": c.vars})
-		b.Run(c.name, func(b *testing.B) {
-			post := func() {
-				req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, hs.URL+"/v1/graphql", bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("X-Moveo-Account-Id", servertest.Account)
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				out, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || !bytes.HasPrefix(out, []byte(`{"data":{"rows":[{`)) {
-					b.Fatalf("%d %s", resp.StatusCode, out)
-				}
-			}
-			post()
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					post()
-				}
+		// The empty server: reads the request, writes Tally's answer.
+		answer := post(b, client, hs.URL, body)
+		empty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.Write(answer)
+		}))
+		defer empty.Close()
+		for _, srv := range []struct{ name, url string }{{c.name, hs.URL}, {c.name + "/empty", empty.URL}} {
+			b.Run(srv.name, func(b *testing.B) {
+				post(b, client, srv.url, body)
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						post(b, client, srv.url, body)
+					}
+				})
 			})
-		})
+		}
 	}
+}
+
+// post sends a GraphQL body and returns the answer, which must be data.
+func post(b *testing.B, client *http.Client, url string, body []byte) []byte {
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, url+"/v1/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Moveo-Account-Id", servertest.Account)
+	resp, err := client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.HasPrefix(out, []byte(`{"data":{"rows":[{`)) {
+		b.Fatalf("%d %s", resp.StatusCode, out)
+	}
+	return out
 }
