@@ -41,6 +41,17 @@ echo "--- go generate"
 go generate ./...
 
 export TALLY_REQUIRE_POSTGRES=1 TALLY_REQUIRE_BROWSER=1 TALLY_REQUIRE_NODE=1 TALLY_REQUIRE_PAGES=1
+# The full-disk and read-only tests mount a small tmpfs. Where this
+# machine can mount one they must run; where it cannot (not root, or a
+# container without CAP_SYS_ADMIN) they skip, and we say so here.
+probe=$(mktemp -d)
+if mount -t tmpfs -o size=1m tmpfs "$probe" 2>/dev/null; then
+  umount "$probe"
+  export TALLY_REQUIRE_MOUNT=1
+else
+  echo "note: cannot mount a tmpfs here; the full-disk and read-only data directory tests will skip"
+fi
+rmdir "$probe"
 echo "--- go vet"
 go vet ./...
 unformatted=$(gofmt -l $(git ls-files '*.go'))

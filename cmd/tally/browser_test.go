@@ -148,8 +148,8 @@ func acceptsWebSocket(t *testing.T, base string) bool {
 	return resp.StatusCode == http.StatusSwitchingProtocols
 }
 
-// TestBrowser runs web/e2e's tests against a demo server. Those that need
-// API another branch adds skip, naming it, while the server lacks it.
+// TestBrowser runs web/e2e's tests against a demo server. Each names the
+// API it needs; a server without it fails the test with the missing part.
 func TestBrowser(t *testing.T) {
 	browser := chromiumPath(t)
 	node, webDir := browserDriver(t)
@@ -187,7 +187,7 @@ func TestBrowser(t *testing.T) {
 		{"dashboard-pickers", []need{needFlow, needDims}}, // the desk picker lists the data's desks; choosing one filters
 		{"dashboard-url", []need{needFlow}},               // a link restores every control and the view, after reload and back
 		{"dashboard-csv", []need{needFlow}},               // the download equals the table, the GraphQL answer and REST's CSV
-		{"dashboard-live", []need{needFlow}},              // a batch shows without a reload (live over WebSocket, else polling)
+		{"dashboard-live", []need{needFlow, needLive}},    // a batch shows without a reload, pushed over the WebSocket
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -198,7 +198,9 @@ func TestBrowser(t *testing.T) {
 				}
 			}
 			if len(missing) > 0 {
-				t.Skipf("the server lacks %s", strings.Join(missing, "; and "))
+				// Every feature these pages use has landed: one missing
+				// is a regression, never a reason to skip.
+				t.Fatalf("the server lacks %s", strings.Join(missing, "; and "))
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()

@@ -360,7 +360,7 @@ func TestDifferentialZonesAndFlowColumns(t *testing.T) {
 	loadTally(t, live, r, d)
 	compacting := servertest.Start(t, servertest.Options{CompactRows: 700})
 	loadTally(t, compacting, r, d)
-	restarted := servertest.Start(t, servertest.Options{Dir: live.Dir})
+	restarted := servertest.Start(t, servertest.Options{Dir: live.CopyData(t)})
 	onPostgres := servertest.Start(t, servertest.Options{DatabaseURL: pgtest.NewDatabase(t)})
 	loadTally(t, onPostgres, r, d)
 	loadPostgres(t, conn, d)

@@ -20,9 +20,11 @@ import (
 	"github.com/tally-server/tally/internal/demo"
 	"github.com/tally-server/tally/internal/graphql"
 	"github.com/tally-server/tally/internal/ingest"
+	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/server"
 	"github.com/tally-server/tally/internal/store/postgres"
 	"github.com/tally-server/tally/internal/store/sqlite"
+	"github.com/tally-server/tally/web"
 )
 
 // serveFlags are the flags of serve and demo.
@@ -248,6 +250,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		if host, _, _ := net.SplitHostPort(addr); !isLoopback(host) {
 			log.Warn("DEVELOPMENT MODE ON A NON-LOOPBACK ADDRESS: anyone who can reach " + addr + " can read and write every account")
 		}
+	}
+	// A plain go build (without go generate) compiles and runs, but
+	// without these; say so once rather than let users find out.
+	if !web.Built() {
+		log.Warn("this binary has no browser pages: /console and /dashboard say how to build them (go generate ./... before go build ./cmd/tally)")
+	}
+	if pgtext.ZoneDataVersion() == "" {
+		log.Warn("this binary has no time zone database: every time_zone but UTC is refused (go generate ./... before go build ./cmd/tally)")
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),

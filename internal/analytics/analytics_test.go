@@ -93,7 +93,8 @@ func TestPrepareErrors(t *testing.T) {
 		{"bad interval", with("interval_span", "1 dya"), "interval_span", analytics.KindData, `argument interval_span: invalid input syntax for type interval: "1 dya"`},
 		{"zero interval", with("interval_span", "0 days"), "interval_span", analytics.KindData, `interval_span must be a positive interval such as "1 day" or "1 hour", got "00:00:00"`},
 		{"end before start", args("start_time", "2024-01-10", "end_time", "2024-01-02"), "end_time", analytics.KindData, "end_time (2024-01-02T00:00:00) is before start_time (2024-01-10T00:00:00)"},
-		{"too many buckets", with("interval_span", "1 second"), "interval_span", analytics.KindLimit, `interval_span "00:00:01" from 2024-01-01T00:00:00 to 2024-01-02T00:00:00 gives more than 100 buckets`},
+		{"too many buckets", with("interval_span", "1 second"), "interval_span", analytics.KindLimit, `interval_span "00:00:01" from 2024-01-01T00:00:00 to 2024-01-02T00:00:00 gives 86401 buckets, more than the server's limit of 100; use a longer interval_span or a shorter range, or raise the limit with --max-buckets`},
+		{"too many monthly buckets", args("start_time", "2000-01-01", "end_time", "2024-01-01", "interval_span", "1 mon"), "interval_span", analytics.KindLimit, `interval_span "1 mon" from 2000-01-01T00:00:00 to 2024-01-01T00:00:00 gives about 289 buckets, more than the server's limit of 100`},
 		{"bad uuid", with("desk_ids", "{nope}"), "desk_ids", analytics.KindData, `argument desk_ids: invalid input syntax for type uuid: "nope"`},
 		{"number in uuid list", with("desk_ids", []any{json.Number("5")}), "desk_ids", analytics.KindParse, "A string is expected for type: _uuid"},
 		{"bad int4", with("brain_versions", "{1,x}"), "brain_versions", analytics.KindData, `argument brain_versions: invalid input syntax for type integer: "x"`},
@@ -110,7 +111,7 @@ func TestPrepareErrors(t *testing.T) {
 		{"end before start as instants", args("start_time", "2024-03-10 02:30", "end_time", "2024-03-10 03:00", "time_zone", "America/New_York"), "end_time", analytics.KindData,
 			"end_time (2024-03-10T03:00:00 in America/New_York, 2024-03-10T07:00:00Z) is before start_time (2024-03-10T03:30:00 in America/New_York, 2024-03-10T07:30:00Z)"},
 		{"too many buckets in a zone", with("interval_span", "1 minute", "time_zone", "Asia/Kolkata"), "interval_span", analytics.KindLimit,
-			`interval_span "00:01:00" from 2024-01-01T00:00:00 in Asia/Kolkata to 2024-01-02T00:00:00 in Asia/Kolkata gives more than 100 buckets`},
+			`interval_span "00:01:00" from 2024-01-01T00:00:00 in Asia/Kolkata to 2024-01-02T00:00:00 in Asia/Kolkata gives 1441 buckets, more than the server's limit of 100`},
 		{"no progress in a zone", args("start_time", "2024-01-31", "end_time", "2024-03-31", "interval_span", "1 mon -29 days", "time_zone", "Europe/Athens"), "interval_span", analytics.KindData,
 			`interval_span "1 mon -29 days" does not move forward from 2024-01-31T00:00:00 in Europe/Athens`},
 	}

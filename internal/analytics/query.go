@@ -236,6 +236,22 @@ func (q *IntervalQuery) noProgress(from string) error {
 
 func (q *IntervalQuery) tooMany(maxBuckets int, from, to string) error {
 	return &ArgError{Arg: "interval_span", Kind: KindLimit, Limit: maxBuckets, Reason: fmt.Sprintf(
-		"interval_span %q from %s to %s gives more than %d buckets, the server's limit; use a longer interval_span or a shorter range, or raise the limit with --max-buckets (TALLY_MAX_BUCKETS)",
-		q.Span.String(), from, to, maxBuckets)}
+		"interval_span %q from %s to %s gives %s buckets, more than the server's limit of %d; use a longer interval_span or a shorter range, or raise the limit with --max-buckets (TALLY_MAX_BUCKETS)",
+		q.Span.String(), from, to, q.bucketCount(), maxBuckets)}
+}
+
+// bucketCount is how many buckets q's range and span give, for the error
+// that refuses them: exact when every bucket has one width (in UTC, or
+// spans of hours and less in a zone), else "about" the count at a
+// month's and a day's average lengths.
+func (q *IntervalQuery) bucketCount() string {
+	if w, ok := q.FixedWidth(); ok {
+		return fmt.Sprint((q.EndMicros-q.StartMicros)/w + 1)
+	}
+	const avgMonth = 30.436875 * float64(pgtext.MicrosPerDay)
+	w := float64(q.Span.Months)*avgMonth + float64(q.Span.Days)*float64(pgtext.MicrosPerDay) + float64(q.Span.Micros)
+	if w <= 0 {
+		return "too many"
+	}
+	return fmt.Sprintf("about %.0f", float64(q.EndMicros-q.StartMicros)/w+1)
 }

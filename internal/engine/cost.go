@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"math"
 	"sort"
 
 	"github.com/tally-server/tally/internal/analytics"
@@ -10,7 +11,8 @@ import (
 
 // EstimateCount returns the cost of Count for a planned q without
 // counting: the buckets of the answer and the rows of the account whose
-// start falls in the query's range (main segment and deltas, found by
+// start falls in the query's range (or before its end, when q uses a flow
+// column) (main segment and deltas, found by
 // binary search; filters are not applied, since the scan reads those rows
 // whatever the filters). When the main segment's rows will be counted
 // from its summary (summary.go), they cost what summarizedRows says
@@ -22,6 +24,11 @@ func (ix *Index) EstimateCount(ctx context.Context, accountID pgtext.UUID, q *an
 		return c, nil
 	}
 	from, to := q.Bounds[0], q.Bounds[len(q.Bounds)-1]
+	if q.Flow() {
+		// The flow columns read every row that started before the
+		// range as well: the backlog it carries into the first bucket.
+		from = math.MinInt64
+	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	start := a.main.start

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"math/rand"
 	"testing"
 
@@ -11,7 +12,8 @@ import (
 
 // TestEstimateCount: the estimate is the buckets and exactly the rows the
 // scan reads: the account's rows starting in the range, in the main
-// segment and both deltas, whatever the filters.
+// segment and both deltas, whatever the filters; with a flow column, also
+// every row started before the range.
 func TestEstimateCount(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
 	w := newWorld(r)
@@ -62,6 +64,15 @@ func TestEstimateCount(t *testing.T) {
 		}
 		if want := inRange(q.Bounds[0], q.Bounds[len(q.Bounds)-1]); got.Rows != want || got.Buckets != len(q.Bounds)-1 {
 			t.Errorf("%s to %s: %+v, want %d rows and %d buckets", c.from, c.to, got, want, len(q.Bounds)-1)
+		}
+		// The backlog reads every row started before the range too.
+		q.Columns = analytics.ColumnSet(1) << analytics.ColOpenAtEnd
+		got, err = ix.EstimateCount(t.Context(), testAccount, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := inRange(math.MinInt64, q.Bounds[len(q.Bounds)-1]); got.Rows != want {
+			t.Errorf("%s to %s with open_at_end: %d rows, want %d", c.from, c.to, got.Rows, want)
 		}
 	}
 	if got, _ := ix.EstimateCount(t.Context(), pgtext.UUID{9}, &analytics.IntervalQuery{Bounds: []int64{0, 1}}); got.Rows != 0 || got.Buckets != 1 {

@@ -176,7 +176,11 @@ func (o *object) get(name string) any {
 func decodeJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	v, err := decodeValue(dec)
+	d := &jsonDecoder{dec: dec}
+	if !plainText(data) {
+		d.exact = data
+	}
+	v, err := d.value()
 	if err != nil {
 		return nil, err
 	}
@@ -186,8 +190,32 @@ func decodeJSON(data []byte) (any, error) {
 	return v, nil
 }
 
-func decodeValue(dec *json.Decoder) (any, error) {
-	tok, err := dec.Token()
+// jsonDecoder is decodeJSON's walk. With exact set (the data decodeJSON
+// was given, when it is not plainText), strings are unquoted from their
+// bytes there by unquoteExact rather than taken from encoding/json.
+type jsonDecoder struct {
+	dec   *json.Decoder
+	exact []byte
+}
+
+func (d *jsonDecoder) token() (json.Token, error) {
+	from := d.dec.InputOffset()
+	tok, err := d.dec.Token()
+	if s, ok := tok.(string); ok && err == nil && d.exact != nil {
+		// Between the previous token and this string there are only
+		// spaces, a comma or a colon: its opening quote is the first.
+		to := d.dec.InputOffset()
+		if at := bytes.IndexByte(d.exact[from:to], '"'); at >= 0 {
+			s = unquoteExact(d.exact[from+int64(at) : to])
+		}
+		return s, nil
+	}
+	return tok, err
+}
+
+func (d *jsonDecoder) value() (any, error) {
+	dec := d.dec
+	tok, err := d.token()
 	if err != nil {
 		return nil, err
 	}
@@ -197,11 +225,11 @@ func decodeValue(dec *json.Decoder) (any, error) {
 		case '{':
 			o := &object{}
 			for dec.More() {
-				k, err := dec.Token()
+				k, err := d.token()
 				if err != nil {
 					return nil, err
 				}
-				v, err := decodeValue(dec)
+				v, err := d.value()
 				if err != nil {
 					return nil, err
 				}
@@ -213,7 +241,7 @@ func decodeValue(dec *json.Decoder) (any, error) {
 		case '[':
 			list := []any{}
 			for dec.More() {
-				v, err := decodeValue(dec)
+				v, err := d.value()
 				if err != nil {
 					return nil, err
 				}
@@ -248,6 +276,9 @@ func decodeVariables(data []byte) (map[string]any, error) {
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
 				return nil, fmt.Errorf(": %w", err)
+			}
+			if !plainText(raw) {
+				s = unquoteExact(raw)
 			}
 			v = s
 		case 't', 'f':

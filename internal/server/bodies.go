@@ -220,6 +220,40 @@ func (b *budgetReader) Read(p []byte) (int, error) {
 
 func (b *budgetReader) Close() error { return b.r.Close() }
 
+// inflated returns r, the decompressed form of this body, with every
+// byte it yields counted against the budget as well: a gzip body of
+// 64 KB may inflate to the route's whole limit, and the handler holds
+// what it decodes from it until its answer is written. The bytes are
+// given back by release. A read that does not fit fails with
+// *BodyBudgetError.
+func (b *budgetReader) inflated(r io.Reader) io.Reader {
+	return &inflatedReader{r: r, b: b}
+}
+
+type inflatedReader struct {
+	r   io.Reader
+	b   *budgetReader
+	err error
+}
+
+func (z *inflatedReader) Read(p []byte) (int, error) {
+	if z.err != nil {
+		return 0, z.err
+	}
+	if len(p) > chunk {
+		p = p[:chunk]
+	}
+	want := int64(len(p))
+	if !z.b.budget.take(want) {
+		z.err = &BodyBudgetError{Limit: z.b.budget.limit, Held: z.b.budget.held.Load()}
+		return 0, z.err
+	}
+	n, err := z.r.Read(p)
+	z.b.budget.give(want - int64(n))
+	z.b.held += int64(n)
+	return n, err
+}
+
 // release gives back what the request held, once its answer is written.
 func (b *budgetReader) release() {
 	b.budget.give(b.held)

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"net"
@@ -190,6 +192,43 @@ func TestBodyThatStopsArrivingTimesOut(t *testing.T) {
 	resp, body = answer(c, 30*time.Second)
 	if resp == nil || resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(body, "--body-timeout") {
 		t.Fatalf("a body that trickled: %v %s", resp, body)
+	}
+	s.CheckAlive(t)
+}
+
+// TestGzipBodiesCountInflatedBytes: a gzip batch is counted against the
+// budget by what it inflates to, not by its compressed size. Before, a
+// body of tens of KB could decompress to the route's whole limit, and
+// dozens of them held gigabytes under a budget they never touched.
+func TestGzipBodiesCountInflatedBytes(t *testing.T) {
+	const budget = 1 << 20
+	s := servertest.Start(t, servertest.Options{Configure: func(c *server.Config) {
+		c.MaxBodyBytesInFlight = budget
+	}})
+	gz := func(n int) []byte {
+		var plain strings.Builder
+		for i := range n {
+			plain.WriteString(rec(fmt.Sprintf("gz-%d-%d", n, i), `,"channel":"web"`) + "\n")
+		}
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		io.WriteString(zw, plain.String())
+		zw.Close()
+		return b.Bytes()
+	}
+	h := map[string]string{"Content-Encoding": "gzip", "Content-Type": "application/x-ndjson"}
+	big := gz(20000) // about 3 MB inflated
+	if len(big) >= budget {
+		t.Fatalf("the test's body is %d bytes compressed; it must fit the budget to prove the point", len(big))
+	}
+	code, hdr, body := s.Send(t, "POST", "/v1/sessions", h, big)
+	if code != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" || !strings.Contains(string(body), "--max-body-bytes-in-flight") || !strings.Contains(string(body), fmt.Sprint(budget)) {
+		t.Fatalf("a gzip body inflating past the budget: %d %s", code, body)
+	}
+	// The budget is given back: a batch that fits goes through, and
+	// nothing of the refused one was written.
+	if code, body := s.Do(t, "POST", "/v1/sessions", h, gz(100)); code != http.StatusOK || !strings.Contains(string(body), `"accepted":100`) {
+		t.Fatalf("a small gzip batch after the refusal: %d %s", code, body)
 	}
 	s.CheckAlive(t)
 }

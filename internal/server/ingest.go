@@ -34,6 +34,7 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusForbidden, errorBody{Error: "this API key may not write sessions; it needs the write scope"})
 		return
 	}
+	br, _ := r.Body.(*budgetReader) // nil without limitBodies (a handler test)
 	body := io.Reader(http.MaxBytesReader(w, r.Body, s.cfg.MaxIngestBytes))
 	// Content codings are case-insensitive (RFC 9110, section 8.4.1).
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
@@ -46,6 +47,9 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
 		}
 		defer zr.Close()
 		body = &limitedReader{r: zr, left: s.cfg.MaxIngestBytes}
+		if br != nil {
+			body = br.inflated(body)
+		}
 	default:
 		writeJSON(w, http.StatusUnsupportedMediaType, errorBody{Error: fmt.Sprintf("Content-Encoding %q is not supported; send the body plain or gzip-compressed", enc)})
 		return

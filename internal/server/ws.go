@@ -57,6 +57,10 @@ const (
 // for that long is disconnected.
 const wsWriteTimeout = 10 * time.Second
 
+// wsMaxQueued bounds the bytes of messages one connection queues for its
+// writer (enqueueLocked).
+const wsMaxQueued = 64 << 20
+
 // wsRecheck is how often a connection with an API key is authenticated
 // again: the key cache's lifetime (auth.Config.CacheTTL's default).
 const wsRecheck = time.Second
@@ -169,6 +173,7 @@ type wsConn struct {
 	principal auth.Principal
 	ops       map[string]*wsOp
 	out       [][]byte              // messages to write, in order
+	outBytes  int                   // their length (enqueueLocked)
 	pending   map[string]*live.Push // each subscription's latest unsent result
 	pendOrder []string
 	closeCode websocket.StatusCode
@@ -495,7 +500,7 @@ func (c *wsConn) runQuery(o *wsOp, op *graphql.Operation) {
 			return // stopped by the client
 		}
 		delete(c.ops, o.id)
-		c.out = append(c.out, c.message(c.dataType(), o.idJSON, body), c.message("complete", o.idJSON, nil))
+		c.enqueueLocked(c.message(c.dataType(), o.idJSON, body), c.message("complete", o.idJSON, nil))
 		c.signal()
 	}()
 }
@@ -526,7 +531,7 @@ func (c *wsConn) stop(id string, answer bool) {
 	c.dropPendingLocked(id)
 	if answer {
 		idJSON, _ := json.Marshal(id)
-		c.out = append(c.out, c.message("complete", idJSON, nil))
+		c.enqueueLocked(c.message("complete", idJSON, nil))
 		c.signal()
 	}
 	c.mu.Unlock()
@@ -573,7 +578,7 @@ func (c *wsConn) sendError(id string, e *graphql.Error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dropPendingLocked(id)
-	c.out = append(c.out, c.errorMessage(idJSON, body))
+	c.enqueueLocked(c.errorMessage(idJSON, body))
 	c.signal()
 }
 
@@ -617,9 +622,29 @@ func jsonObject(key, value string) []byte {
 // send queues a message.
 func (c *wsConn) send(msg []byte) {
 	c.mu.Lock()
-	c.out = append(c.out, msg)
+	c.enqueueLocked(msg)
 	c.signal()
 	c.mu.Unlock()
+}
+
+// enqueueLocked queues messages for the writer, under c.mu. Subscription
+// results never queue (each keeps only its latest in pending), but
+// answers to queries, pongs and errors do; a client that sends faster
+// than it reads would grow the queue without end, so past wsMaxQueued
+// bytes the connection is closed with 1008 and the queue dropped.
+func (c *wsConn) enqueueLocked(msgs ...[]byte) {
+	for _, m := range msgs {
+		c.outBytes += len(m)
+	}
+	if c.outBytes > wsMaxQueued {
+		c.out, c.outBytes = nil, 0
+		if c.closed.CompareAndSwap(false, true) {
+			c.closeCode = websocket.StatusPolicyViolation
+			c.closeMsg = fmt.Sprintf("more than %d bytes of answers wait for the client to read them (fixed limit); read faster or open fewer operations", wsMaxQueued)
+		}
+		return
+	}
+	c.out = append(c.out, msgs...)
 }
 
 func (c *wsConn) signal() {
@@ -704,7 +729,7 @@ func (c *wsConn) flush() bool {
 	for {
 		c.mu.Lock()
 		out := c.out
-		c.out = nil
+		c.out, c.outBytes = nil, 0
 		code, reason := c.closeCode, c.closeMsg
 		var pushes []*live.Push
 		var ops []*wsOp

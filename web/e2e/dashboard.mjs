@@ -219,7 +219,9 @@ export async function dashboardShowsNewSessionsLive() {
     });
     await showsTheAPI(page, "after the batch");
     assert.equal(await page.evaluate(() => window.__sameDocument), true, "the page reloaded");
-    console.log(`  updated by ${await indicator.getAttribute("data-mode")}`);
+    const mode = await indicator.getAttribute("data-mode");
+    if (config.live) assert.equal(mode, "live", "the update came by polling, not over the WebSocket");
+    console.log(`  updated by ${mode}`);
   });
 }
 

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -34,7 +35,11 @@ func (s *Store) EstimateCount(ctx context.Context, account pgtext.UUID, q *analy
 			rows = st.rows * st.freqs[i]
 		}
 	}
-	c.Rows = int64(rows*histogramShare(st.bounds, q.Bounds[0], q.Bounds[len(q.Bounds)-1]) + 0.5)
+	from := q.Bounds[0]
+	if q.Flow() {
+		from = math.MinInt64 // the backlog reads every session started before the range
+	}
+	c.Rows = int64(rows*histogramShare(st.bounds, from, q.Bounds[len(q.Bounds)-1]) + 0.5)
 	return c, nil
 }
 

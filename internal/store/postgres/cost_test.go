@@ -33,6 +33,8 @@ func TestEstimateCount(t *testing.T) {
 	}
 	year := query(t, "2024-01-01", "2024-12-31", pgtext.Interval{Micros: pgtext.MicrosPerHour})
 	tenDays := query(t, "2024-06-01", "2024-06-10", pgtext.Interval{Days: 1})
+	tenDaysBacklog := query(t, "2024-06-01", "2024-06-10", pgtext.Interval{Days: 1})
+	tenDaysBacklog.Columns = analytics.ColumnSet(1) << analytics.ColOpenAtEnd
 
 	if c, err := s.EstimateCount(ctx, big, year); err != nil || c.Rows != -1 || c.Buckets != len(year.Bounds)-1 {
 		t.Fatalf("before ANALYZE: %+v %v", c, err)
@@ -49,6 +51,7 @@ func TestEstimateCount(t *testing.T) {
 	}{
 		{"big account, year", big, year, 40000},
 		{"big account, ten days", big, tenDays, 40000 * 10 / 366.0},
+		{"big account, ten days with the backlog", big, tenDaysBacklog, 40000 * 161 / 366.0}, // every session before June 10
 		{"small account, year", small, year, 4000},
 		{"unknown account, year", pgtext.UUID{3}, year, 22000}, // the average account
 	} {
