@@ -32,10 +32,14 @@ func (ix *Index) EstimateCount(ctx context.Context, accountID pgtext.UUID, q *an
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	start := a.main.start
-	lo, hi := sort.Search(len(start), func(i int) bool { return start[i] >= from }), sort.Search(len(start), func(i int) bool { return start[i] >= to })
-	c.Rows = int64(hi - lo)
-	if summarized(q) && a.sum.Load().describes(&a.main) {
-		c.Rows = min(c.Rows, summarizedRows(hi-lo, c.Buckets))
+	if s := a.sum.Load(); s.describes(&a.main) {
+		lo, hi := s.search(&a.main, from), s.search(&a.main, to)
+		c.Rows = int64(hi - lo)
+		if summarized(q) {
+			c.Rows = min(c.Rows, summarizedRows(hi-lo, c.Buckets))
+		}
+	} else {
+		c.Rows = int64(sort.Search(len(start), func(i int) bool { return start[i] >= to }) - sort.Search(len(start), func(i int) bool { return start[i] >= from }))
 	}
 	for _, rows := range [][]row{a.added, a.removed} {
 		c.Rows += int64(sort.Search(len(rows), func(i int) bool { return rows[i].start >= to }) - sort.Search(len(rows), func(i int) bool { return rows[i].start >= from }))

@@ -51,8 +51,13 @@ const checkEvery = 1 << 16
 // nearest its middle row and the two halves are counted at once, on two
 // cores when there are: they add to disjoint buckets of dst.
 func scanColumns(ctx context.Context, c *columns, s *summary, bounds []int64, f *filter, dst []analytics.Counts) error {
-	lo := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[0] })
-	hi := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[len(bounds)-1] })
+	var lo, hi int
+	if s != nil {
+		lo, hi = s.search(c, bounds[0]), s.search(c, bounds[len(bounds)-1])
+	} else {
+		lo = sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[0] })
+		hi = sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[len(bounds)-1] })
+	}
 	if hi-lo < parallelRows || runtime.GOMAXPROCS(0) < 2 {
 		return scanRange(ctx, c, s, lo, hi, bounds, f, dst)
 	}

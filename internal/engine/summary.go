@@ -182,7 +182,7 @@ func (s *summary) blockCounts(b, d int, f *filter) (total, closed int64, ok bool
 // scanSummarized is scanColumns for a query with at most one dimension
 // filter (dim d, or d < 0 for none) over a summarized segment. A complete
 // block inside one bucket is added from the summary. One that straddles a
-// single bound is split there (binary search): the smaller side is read,
+// single bound is split there: the smaller side is read,
 // and the other side is the block's counts minus it, so on average a
 // quarter of such a block is read. The other rows of [lo, hi) are read.
 func scanSummarized(ctx context.Context, c *columns, s *summary, d int, lo, hi int, bounds []int64, f *filter, dst []analytics.Counts) error {
@@ -225,7 +225,20 @@ func scanSummarized(ctx context.Context, c *columns, s *summary, d int, lo, hi i
 			dst[k].Closed += closed
 			dst[k].Open += total - closed
 		} else {
-			split := from + sort.Search(blockRows, func(i int) bool { return c.start[from+i] >= bounds[k+1] })
+			// Walk to the bound from the block's end nearer to it in
+			// time: no binary search, whose probes miss the cache.
+			bound := bounds[k+1]
+			split := from
+			if bound-first <= lastStart-bound {
+				for c.start[split] < bound {
+					split++
+				}
+			} else {
+				split = last + 1
+				for c.start[split-1] >= bound {
+					split--
+				}
+			}
 			var part [1]analytics.Counts
 			read, rest := k, k+1 // the side read, the side that is the rest
 			if split-from <= last+1-split {
@@ -250,4 +263,17 @@ func scanSummarized(ctx context.Context, c *columns, s *summary, d int, lo, hi i
 		rows(pending, hi, bounds, dst)
 	}
 	return ctx.Err()
+}
+
+// search is the index of c's first row whose start is t or later, as
+// sort.Search over c.start finds it, but searching the blocks' last
+// starts first (contiguous) and then one block's rows: fewer cache misses
+// than probing a column of a million starts.
+func (s *summary) search(c *columns, t int64) int {
+	b := sort.Search(len(s.starts), func(i int) bool { return s.starts[i][1] >= t })
+	from, to := b*blockRows, len(c.start)
+	if b < len(s.starts) {
+		to = from + blockRows
+	}
+	return from + sort.Search(to-from, func(i int) bool { return c.start[from+i] >= t })
 }

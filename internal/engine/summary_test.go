@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"sort"
 	"testing"
 	"time"
 
@@ -80,6 +81,25 @@ func TestSummaryCountsBlocks(t *testing.T) {
 			if fmt.Sprint(got) != fmt.Sprint(wantPairs) {
 				t.Fatalf("block %d dimension %d: pairs %v, want %v", b, d, got, wantPairs)
 			}
+		}
+	}
+	// search finds what sort.Search finds, before, inside and after the
+	// data, on block edges and between equal starts.
+	for i := range 2000 {
+		var ts int64
+		switch i % 4 {
+		case 0:
+			ts = c.start[r.Intn(n)]
+		case 1:
+			ts = c.start[r.Intn(n/blockRows)*blockRows]
+		case 2:
+			ts = c.start[0] - 1 + r.Int63n(c.start[n-1]-c.start[0]+3)
+		case 3:
+			ts = c.start[n-1] + int64(i%3) - 1
+		}
+		want := sort.Search(n, func(j int) bool { return c.start[j] >= ts })
+		if got := s.search(c, ts); got != want {
+			t.Fatalf("search(%d) = %d, want %d", ts, got, want)
 		}
 	}
 	// The agent sets (330 agents) are too many for a block: that dimension
