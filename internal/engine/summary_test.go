@@ -267,6 +267,10 @@ func TestEstimateCountWithSummary(t *testing.T) {
 	if c, want := estimate(weekly), summarizedRows(n, len(weekly.Bounds)-1); c.Rows != want || want >= n/4 {
 		t.Errorf("weekly over the year, one filter: %d rows, want %d (well under %d)", c.Rows, want, n)
 	}
+	// session_dimension_counts' estimate: bounds alone mean every row.
+	if c := estimate(&analytics.IntervalQuery{Bounds: weekly.Bounds[:2:2]}); c.Rows == 0 || c.Rows != int64(rowsBetween(ix, weekly.Bounds[0], weekly.Bounds[1])) {
+		t.Errorf("bounds without a span: %d rows, want the %d rows of the range", c.Rows, rowsBetween(ix, weekly.Bounds[0], weekly.Bounds[1]))
+	}
 	two := plan(&analytics.IntervalQuery{Channels: analytics.TextSet{Active: true, Values: w.channels[:2]}, DeskIDs: analytics.UUIDSet{Active: true, Values: w.desks[:1]}})
 	flow := plan(&analytics.IntervalQuery{Columns: analytics.AllColumns(len(analytics.IntervalTable().Columns))})
 	for name, q := range map[string]*analytics.IntervalQuery{"two filters": two, "flow columns": flow} {
@@ -296,4 +300,15 @@ func TestSummaryMemory(t *testing.T) {
 	if perSession > 12.2 {
 		t.Errorf("the summary holds %.2f bytes per session, more than the 12.2 summary.go promises", perSession)
 	}
+}
+
+// rowsBetween counts the account's main-segment rows starting in [from, to).
+func rowsBetween(ix *Index, from, to int64) int {
+	n := 0
+	for _, st := range ix.account(testAccount, false).main.start {
+		if st >= from && st < to {
+			n++
+		}
+	}
+	return n
 }
