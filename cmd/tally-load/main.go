@@ -9,6 +9,7 @@
 //	tally-load soak       mixed queries and writes for a while, reported over time
 //	tally-load ingest     durable ingestion rate over HTTP with N clients
 //	tally-load scale      cold start, memory and query latency at growing sizes
+//	tally-load latency    the four reference queries beside an empty HTTP server
 //
 // Every subcommand takes --url (default http://127.0.0.1:8080) and, when
 // the server has one, --admin-secret.
@@ -42,6 +43,8 @@ commands:
              durable sessions/s and batch latency
   scale      runs --tally at each of --sizes sessions: cold start from
              the snapshot and from the store, memory, year-weekly latency
+  latency    issue 15's four reference queries, one client then --clients,
+             each beside an empty HTTP server giving the same answer bytes
 
 Run "tally-load <command> -h" for the command's flags.
 `
@@ -69,6 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runIngest(ctx, args[1:], stdout, stderr)
 	case "scale":
 		return runScale(ctx, args[1:], stdout, stderr)
+	case "latency":
+		return runLatency(ctx, args[1:], stdout, stderr)
+	case "empty-server": // started by latency
+		return runEmptyServer(ctx, args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

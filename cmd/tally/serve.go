@@ -160,7 +160,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	var lvl slog.Level
 	lvl.UnmarshalText([]byte(*f.logLevel))
 	// Lines logged while serving a request carry its x-request-id.
-	log := slog.New(server.LogHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl})))
+	// Lines are gathered and written every few milliseconds
+	// (server.LogWriter): one write per request cost a tenth of a cheap
+	// query's time.
+	logw := server.NewLogWriter(stderr, 0)
+	defer logw.Close()
+	log := slog.New(server.LogHandler(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: lvl})))
 
 	var (
 		be   *opened

@@ -338,6 +338,8 @@ func (s *admitted) Count(ctx context.Context, account pgtext.UUID, q *IntervalQu
 func (s *admitted) DimensionCounts(ctx context.Context, account pgtext.UUID, q *DimensionQuery) ([]DimensionCount, error) {
 	c := Cost{Rows: -1}
 	if s.est != nil {
+		// Bounds without a span: the rows of the range, every one of
+		// which DimensionCounts reads (see engine's summarized).
 		rc, err := s.est.EstimateCount(ctx, account, &IntervalQuery{Bounds: []int64{q.StartMicros, q.EndMicros}})
 		if err != nil {
 			return nil, err

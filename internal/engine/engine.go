@@ -21,6 +21,7 @@ package engine
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/tally-server/tally/internal/pgtext"
 )
@@ -49,6 +50,9 @@ type account struct {
 	main    columns
 	added   []row // sorted by compareRows
 	removed []row // sorted by compareRows
+
+	sum      atomic.Pointer[summary] // of main, when built (summary.go)
+	building atomic.Bool             // a summary is being built
 }
 
 // New returns an empty index.

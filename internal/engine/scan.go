@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"runtime"
 	"sort"
 
 	"github.com/tally-server/tally/internal/analytics"
@@ -29,7 +30,7 @@ func (ix *Index) Count(ctx context.Context, accountID pgtext.UUID, q *analytics.
 	if q.Flow() {
 		return a.countFlow(ctx, q, &f, dst)
 	}
-	if err := scanColumns(ctx, &a.main, q.Bounds, &f, dst); err != nil {
+	if err := scanColumns(ctx, &a.main, a.summaryOf(), q.Bounds, &f, dst); err != nil {
 		return nil, err
 	}
 	scanRows(a.added, q.Bounds, &f, dst, 1)
@@ -43,11 +44,54 @@ const checkEvery = 1 << 16
 // scanColumns adds the open/closed counts of c's rows within the bounds to
 // dst. Rows are sorted by start, so the bucket is found by walking the
 // boundaries, which works for month spans as well as fixed ones and costs
-// one comparison per row.
-func scanColumns(ctx context.Context, c *columns, bounds []int64, f *filter, dst []analytics.Counts) error {
-	lo := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[0] })
-	hi := sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[len(bounds)-1] })
+// one comparison per row. With s, c's summary, a query with at most one
+// dimension filter adds whole blocks from it (summary.go).
+//
+// A range of parallelRows rows or more is split at the bucket bound
+// nearest its middle row and the two halves are counted at once, on two
+// cores when there are: they add to disjoint buckets of dst.
+func scanColumns(ctx context.Context, c *columns, s *summary, bounds []int64, f *filter, dst []analytics.Counts) error {
+	var lo, hi int
+	if s != nil {
+		lo, hi = s.search(c, bounds[0]), s.search(c, bounds[len(bounds)-1])
+	} else {
+		lo = sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[0] })
+		hi = sort.Search(len(c.start), func(i int) bool { return c.start[i] >= bounds[len(bounds)-1] })
+	}
+	if hi-lo < parallelRows || runtime.GOMAXPROCS(0) < 2 {
+		return scanRange(ctx, c, s, lo, hi, bounds, f, dst)
+	}
+	mid := (lo + hi) / 2
+	k := firstBucket(bounds, c.start[mid]) + 1 // the first bound after the middle row
+	if k >= len(bounds)-1 {
+		return scanRange(ctx, c, s, lo, hi, bounds, f, dst)
+	}
+	split := mid + sort.Search(hi-mid, func(i int) bool { return c.start[mid+i] >= bounds[k] })
+	errc := make(chan error, 1)
+	go func() { errc <- scanRange(ctx, c, s, split, hi, bounds, f, dst) }()
+	err := scanRange(ctx, c, s, lo, split, bounds, f, dst)
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
+}
+
+// parallelRows is the smallest range of rows scanColumns splits in two
+// (about 100 µs of counting without a summary).
+const parallelRows = 1 << 16
+
+// scanRange is scanColumns for c's rows lo to hi.
+func scanRange(ctx context.Context, c *columns, s *summary, lo, hi int, bounds []int64, f *filter, dst []analytics.Counts) error {
 	cols, tabs, n := f.active(c)
+	if s != nil && n <= 1 {
+		d := -1
+		for i, t := range f.tabs {
+			if t != nil {
+				d = i
+			}
+		}
+		return scanSummarized(ctx, c, s, d, lo, hi, bounds, f, dst)
+	}
 	for from := lo; from < hi; from += checkEvery {
 		to := min(from+checkEvery, hi)
 		switch n {

@@ -103,6 +103,7 @@ type Executor struct {
 	argsTypes map[string]*analytics.Function // <fn>_args input types
 	intro     *introSchema
 	cache     *docCache
+	texts     textCache // query texts as sent → decoded (fastbody.go)
 	src       analytics.Source
 }
 
@@ -143,6 +144,10 @@ type Request struct {
 	Extensions    *struct {
 		PersistedQuery json.RawMessage `json:"persistedQuery"`
 	} `json:"extensions"`
+
+	// vars are the Variables decoded, when decoded is set (fastRequest).
+	vars    map[string]any
+	decoded bool
 }
 
 // run is the execution of one request body: its context, when it began,
@@ -185,6 +190,11 @@ func (e *Executor) ExecuteBody(ctx context.Context, caller Caller, body []byte) 
 		return resp
 	}
 	var req Request
+	if vars, ok := fastRequest(body, &req, &e.texts); ok {
+		req.vars, req.decoded = vars, true
+		return resp.single(e.execute(r, &req))
+	}
+	req = Request{}
 	if err := decodeRequest(body, &req, -1); err != nil {
 		if err.Code == CodeInvalidJSON {
 			err = e.bodyError(body, err)
@@ -302,8 +312,8 @@ func (e *Executor) execute(r *run, req *Request) Result {
 // operation selected, its checks, variables resolved. The Operation
 // holds the caller of r.
 func (e *Executor) operation(r *run, req *Request) (*Operation, *Error) {
-	var vars map[string]any
-	if len(req.Variables) > 0 && string(req.Variables) != "null" {
+	vars := req.vars
+	if !req.decoded && len(req.Variables) > 0 && string(req.Variables) != "null" {
 		// Each level takes two brackets: short variables need no scan.
 		if len(req.Variables) > 2*e.cfg.MaxDepth {
 			if d := jsonDepth(req.Variables) - 1; d > e.cfg.MaxDepth {

@@ -158,9 +158,24 @@ func (w *renderer) node(dst []byte, n *node) ([]byte, error) {
 
 // rows writes rows as a list of objects, one key per selected column.
 // The executor checked that every selected column has a value per row.
+// Each key is escaped once, and the date of consecutive timestamps on the
+// same day is written once (dateCache): long answers are mostly keys and
+// timestamps.
 func (w *renderer) rows(dst []byte, r *rows) ([]byte, error) {
 	dst = append(dst, '[')
 	n := r.len()
+	// keys[ends[i-1]:ends[i]] is `,"key":` of field i (no comma for the first).
+	var keyBuf [256]byte
+	var endBuf [16]int
+	keys, ends := keyBuf[:0], endBuf[:0]
+	for i, f := range r.fields {
+		if i > 0 {
+			keys = append(keys, ',')
+		}
+		keys = appendKey(keys, f.key)
+		ends = append(ends, len(keys))
+	}
+	var dates dateCache
 	for k := 0; k < n; k++ {
 		if w.check(dst) {
 			return dst, errStop
@@ -170,11 +185,10 @@ func (w *renderer) rows(dst []byte, r *rows) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, '{')
+		from := 0
 		for i, f := range r.fields {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendKey(dst, f.key)
+			dst = append(dst, keys[from:ends[i]]...)
+			from = ends[i]
 			if f.col < 0 {
 				dst = appendString(dst, r.typename)
 				continue
@@ -184,7 +198,7 @@ func (w *renderer) rows(dst []byte, r *rows) ([]byte, error) {
 			case cells.Null != nil && cells.Null[row]:
 				dst = append(dst, "null"...)
 			case r.table.Columns[f.col].Type == analytics.Timestamp:
-				dst = appendTimestamp(dst, cells.Ints[row])
+				dst = dates.appendTimestamp(dst, cells.Ints[row])
 			case r.table.Columns[f.col].Type == analytics.Text:
 				dst = appendString(dst, cells.Texts[row])
 			default:
@@ -194,6 +208,44 @@ func (w *renderer) rows(dst []byte, r *rows) ([]byte, error) {
 		dst = append(dst, '}')
 	}
 	return append(dst, ']'), nil
+}
+
+// dateCache writes timestamps as appendTimestamp does, keeping the date
+// part ("2024-01-08T") of the last day written: a timestamp on that day
+// at a whole second only needs its time of day.
+type dateCache struct {
+	day  int64 // days since the epoch of the cached date; valid when n > 0
+	date [16]byte
+	n    int
+}
+
+func (c *dateCache) appendTimestamp(dst []byte, micros int64) []byte {
+	day := micros / pgtext.MicrosPerDay
+	if micros%pgtext.MicrosPerDay < 0 {
+		day--
+	}
+	tod := micros - day*pgtext.MicrosPerDay
+	if tod%pgtext.MicrosPerSecond != 0 {
+		return appendTimestamp(dst, micros)
+	}
+	if c.n == 0 || day != c.day {
+		// The date as AppendTimestamp writes midnight of that day:
+		// "YYYY-MM-DDT00:00:00" and nothing else, or no caching (years
+		// of other widths, BC dates).
+		var b [32]byte
+		out := pgtext.AppendTimestamp(b[:0], day*pgtext.MicrosPerDay)
+		if len(out) != 19 || string(out[10:]) != "T00:00:00" {
+			c.n = 0
+			return appendTimestamp(dst, micros)
+		}
+		c.day, c.n = day, 12
+		c.date[0] = '"'
+		copy(c.date[1:], out[:11])
+	}
+	secs := tod / pgtext.MicrosPerSecond
+	h, m, sec := secs/3600, secs/60%60, secs%60
+	dst = append(dst, c.date[:c.n]...)
+	return append(dst, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':', byte('0'+sec/10), byte('0'+sec%10), '"')
 }
 
 // appendTimestamp writes a timestamp as PostgreSQL's JSON does:

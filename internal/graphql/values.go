@@ -326,7 +326,7 @@ func resolve(v *ast.Value, vars map[string]any) any {
 		}
 		return out
 	case ast.ObjectValue:
-		out := &object{}
+		out := &object{names: make([]string, 0, len(v.Children)), values: make([]any, 0, len(v.Children))}
 		for _, c := range v.Children {
 			out.names = append(out.names, c.Name)
 			out.values = append(out.values, resolve(c.Value, vars))

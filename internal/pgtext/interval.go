@@ -26,6 +26,15 @@ func (iv Interval) FixedMicros() int64 { return int64(iv.Days)*MicrosPerDay + iv
 // Sign compares the interval with zero as PostgreSQL's interval_cmp does:
 // a month counts as 30 days and a day as 24 hours. It returns -1, 0 or 1.
 func (iv Interval) Sign() int {
+	switch {
+	case iv.Months >= 0 && iv.Days >= 0 && iv.Micros >= 0: // no parts of opposite signs
+		if iv.Months > 0 || iv.Days > 0 || iv.Micros > 0 {
+			return 1
+		}
+		return 0
+	case iv.Months <= 0 && iv.Days <= 0 && iv.Micros <= 0:
+		return -1
+	}
 	v := new(big.Int).SetInt64(int64(iv.Months))
 	v.Mul(v, big.NewInt(30))
 	v.Add(v, big.NewInt(int64(iv.Days)))

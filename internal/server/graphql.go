@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,12 @@ func (s *Server) writeGraphQL(ctx context.Context, w http.ResponseWriter, r *htt
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
+	if cap(body) > out.Cap() {
+		// Keep the grown buffer for the next answer (putBuf drops those
+		// over its limit): re-growing it cost more than writing a large
+		// answer.
+		*out = *bytes.NewBuffer(body[:0])
+	}
 }
 
 func graphqlError(code, msg string) *graphql.Response {

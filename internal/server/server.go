@@ -152,12 +152,19 @@ func (s *Server) instrument(route string, h http.HandlerFunc) http.Handler {
 	if s.m == nil {
 		return h
 	}
+	// The route's series, and its 200s', are looked up once.
+	latency := s.m.latency.WithLabelValues(route)
+	ok := s.m.requests.WithLabelValues(route, "200")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		h(sw, r)
-		s.m.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
-		s.m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		if sw.code == http.StatusOK {
+			ok.Inc()
+		} else {
+			s.m.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+		}
+		latency.Observe(time.Since(start).Seconds())
 	})
 }
 

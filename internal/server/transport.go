@@ -220,8 +220,17 @@ func (s *Server) transport(next http.Handler) http.Handler {
 	})
 }
 
+// accessLog logs one request, with its request_id: a Logger whose
+// handler is LogHandler's adds it from r's context, for others it is
+// added here.
 func (s *Server) accessLog(r *http.Request, status int, bytes int64, start time.Time) {
 	if !s.log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	if _, adds := s.log.Handler().(requestIDHandler); adds {
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
+			slog.Int64("bytes", bytes), slog.Duration("duration", time.Since(start)))
 		return
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
