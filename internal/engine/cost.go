@@ -35,8 +35,9 @@ func (ix *Index) EstimateCount(ctx context.Context, accountID pgtext.UUID, q *an
 	if s := a.sum.Load(); s.describes(&a.main) {
 		lo, hi := s.search(&a.main, from), s.search(&a.main, to)
 		c.Rows = int64(hi - lo)
-		if summarized(q) {
-			c.Rows = min(c.Rows, summarizedRows(hi-lo, c.Buckets))
+		if d, ok := summarized(q); ok {
+			// Blocks the summary skips for d are read row by row.
+			c.Rows = min(c.Rows, summarizedRows(hi-lo, c.Buckets)+s.skippedRows(d, lo, hi))
 		}
 	} else {
 		c.Rows = int64(sort.Search(len(start), func(i int) bool { return start[i] >= to }) - sort.Search(len(start), func(i int) bool { return start[i] >= from }))
@@ -48,22 +49,27 @@ func (ix *Index) EstimateCount(ctx context.Context, accountID pgtext.UUID, q *an
 }
 
 // summarized reports whether Count reads q's rows through the summary,
-// when there is one: no flow column and at most one dimension filter. A
-// query without a span is not one Count is asked (Plan refuses it):
-// admission asks so for the rows of a range however they are read (the
-// estimate of session_dimension_counts, which reads them all), and gets
-// them.
-func summarized(q *analytics.IntervalQuery) bool {
-	if q.Span.Sign() <= 0 {
-		return false
+// when there is one: no flow column and at most one dimension filter,
+// whose dimension it returns (-1 for none). A query without a span is not
+// one Count is asked (Plan refuses it): admission asks so for the rows of
+// a range however they are read (the estimate of
+// session_dimension_counts, which reads them all), and gets them.
+func summarized(q *analytics.IntervalQuery) (d int, ok bool) {
+	if q.Span.Sign() <= 0 || q.Flow() {
+		return -1, false
 	}
 	active := 0
-	for _, on := range []bool{q.DeskIDs.Active, q.BrainParentIDs.Active, q.IntegrationIDs.Active, q.BrainVersions.Active, q.Channels.Active, q.AgentIDs.Active} {
+	d = -1
+	for i, on := range [numDims]bool{
+		dimDesk: q.DeskIDs.Active, dimBrain: q.BrainParentIDs.Active, dimIntegration: q.IntegrationIDs.Active,
+		dimVersion: q.BrainVersions.Active, dimChannel: q.Channels.Active, dimAgents: q.AgentIDs.Active,
+	} {
 		if on {
 			active++
+			d = i
 		}
 	}
-	return active <= 1 && !q.Flow()
+	return d, active <= 1
 }
 
 // summarizedRows bounds the work of counting rows main-segment rows into

@@ -35,10 +35,11 @@ import (
 // are the account's. A stale or missing summary is rebuilt off the query
 // path (small segments inline), and queries scan rows until it is ready.
 //
-// Memory: 54 bytes per block (its first and last start, its flag counts,
-// offsets and skip marks) and 8 per (code, flags) pair per dimension: at
-// most (54 + 6 × maxBlockPairs × 8) / blockRows = 12.2 bytes a session;
-// 4.4 on the engine's benchmark data (TestSummaryMemory).
+// Memory: 78 bytes per block (its first and last start, its flag counts,
+// offsets, skip marks and counts of skipped blocks) and 8 per (code,
+// flags) pair per dimension: at most (78 + 6 × maxBlockPairs × 8) /
+// blockRows = 12.3 bytes a session; 4.4 on the engine's benchmark data
+// (TestSummaryMemory).
 
 const (
 	blockRows     = 256
@@ -69,6 +70,21 @@ type summary struct {
 	off   [numDims][]uint32
 	pairs [numDims][]pair
 	skip  [numDims][]bool
+	// skipped[d][b] is how many of blocks 0 to b-1 are not summarized for
+	// d: what the cost estimate needs to charge their rows (cost.go).
+	skipped [numDims][]uint32
+}
+
+// skippedRows is how many rows of blocks lo/blockRows to hi/blockRows
+// (the blocks holding rows lo to hi-1) dimension d reads row by row
+// because they are not summarized for it; 0 when d < 0.
+func (s *summary) skippedRows(d, lo, hi int) int64 {
+	if d < 0 || hi <= lo {
+		return 0
+	}
+	sk := s.skipped[d]
+	b0, b1 := min(lo/blockRows, len(sk)-1), min((hi-1)/blockRows+1, len(sk)-1)
+	return int64(sk[b1]-sk[b0]) * blockRows
 }
 
 // describes reports whether s summarizes c.
@@ -95,6 +111,7 @@ func buildSummary(c *columns, sizes [numDims]int) *summary {
 		touched := make([]uint32, 0, blockRows)
 		off := make([]uint32, 1, nb+1)
 		skip := make([]bool, nb)
+		skipped := make([]uint32, 1, nb+1)
 		var pairs []pair
 		col := c.dims[d]
 		for b := range nb {
@@ -112,15 +129,23 @@ func buildSummary(c *columns, sizes [numDims]int) *summary {
 			} else {
 				skip[b] = true
 			}
+			skipped = append(skipped, skipped[b]+uint32(btoi(skip[b])))
 			off = append(off, uint32(len(pairs)))
 			for _, key := range touched {
 				counts[key] = 0
 			}
 			touched = touched[:0]
 		}
-		s.off[d], s.pairs[d], s.skip[d] = off, pairs, skip
+		s.off[d], s.pairs[d], s.skip[d], s.skipped[d] = off, pairs, skip, skipped
 	}
 	return s
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // summaryOf returns a's summary of its main segment, or nil while there is
