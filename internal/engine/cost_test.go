@@ -107,7 +107,9 @@ func TestEstimateCountChargesSkippedBlocks(t *testing.T) {
 		}
 		return q
 	}
-	agent := year(func(q *analytics.IntervalQuery) { q.AgentIDs = analytics.TextSet{Active: true, Values: []string{"agent-7"}} })
+	agent := year(func(q *analytics.IntervalQuery) {
+		q.AgentIDs = analytics.TextSet{Active: true, Values: []string{"agent-7"}}
+	})
 	desk := year(func(q *analytics.IntervalQuery) { q.DeskIDs = analytics.UUIDSet{Active: true, Values: w.desks[:1]} })
 	// The first Count builds the summary (inline at this size).
 	if _, err := ix.Count(t.Context(), testAccount, desk, make([]analytics.Counts, len(desk.Bounds)-1)); err != nil {
