@@ -67,11 +67,28 @@ func scanColumns(ctx context.Context, c *columns, s *summary, bounds []int64, f 
 		return scanRange(ctx, c, s, lo, hi, bounds, f, dst)
 	}
 	split := mid + sort.Search(hi-mid, func(i int) bool { return c.start[mid+i] >= bounds[k] })
-	errc := make(chan error, 1)
-	go func() { errc <- scanRange(ctx, c, s, split, hi, bounds, f, dst) }()
+	type result struct {
+		err   error
+		panic any
+	}
+	done := make(chan result, 1)
+	go func() {
+		// A panic is handed to the caller's goroutine, where it would
+		// have happened without the split (net/http recovers it there).
+		defer func() {
+			if p := recover(); p != nil {
+				done <- result{panic: p}
+			}
+		}()
+		done <- result{err: scanRange(ctx, c, s, split, hi, bounds, f, dst)}
+	}()
 	err := scanRange(ctx, c, s, lo, split, bounds, f, dst)
-	if err2 := <-errc; err == nil {
-		err = err2
+	r := <-done
+	if r.panic != nil {
+		panic(r.panic)
+	}
+	if err == nil {
+		err = r.err
 	}
 	return err
 }

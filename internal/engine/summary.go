@@ -173,7 +173,14 @@ func (a *account) summaryOf() *summary {
 		// build reads them without the lock.
 		cols := *c
 		go func() {
-			defer a.building.Store(false)
+			// A panic here would end the process; the summary is an
+			// optimisation, so one that cannot be built is done without:
+			// building stays set, and queries read rows.
+			defer func() {
+				if recover() == nil {
+					a.building.Store(false)
+				}
+			}()
 			a.sum.Store(buildSummary(&cols, sizes))
 		}()
 	}

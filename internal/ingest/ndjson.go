@@ -54,15 +54,32 @@ func decodeNDJSON(br *bufio.Reader, account pgtext.NullUUID, cfg Config) ([]sess
 	recs := make([]session.Record, len(lines))
 	parts := splitChunks(len(lines))
 	results := make([]chunkResult, len(parts))
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		panicMu  sync.Mutex
+		panicked any
+	)
 	for c, p := range parts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// A panic is handed to the caller's goroutine, where the
+			// line-by-line decoder would have raised it (net/http
+			// recovers it there) instead of ending the process.
+			defer func() {
+				if p := recover(); p != nil {
+					panicMu.Lock()
+					panicked = p
+					panicMu.Unlock()
+				}
+			}()
 			results[c] = decodeChunk(lines, recs, p[0], p[1], cfg.MaxRecords, account)
 		}()
 	}
 	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
 
 	for _, r := range results {
 		if r.syntax != nil {
