@@ -36,6 +36,11 @@ type Config struct {
 	MaxRecords int
 	// MaxProblems is the most problems a BatchError lists (default 100).
 	MaxProblems int
+	// SizeHint is the body's length when known (an HTTP Content-Length),
+	// else 0. An NDJSON body is read whole into a buffer of that size,
+	// rather than one grown by doubling (which briefly holds twice the
+	// body).
+	SizeHint int64
 }
 
 // WithDefaults returns c with every unset field at its default.

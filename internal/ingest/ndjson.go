@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"io"
 	"runtime"
 	"sync"
 
@@ -27,7 +26,12 @@ type ndjsonLine struct {
 // then checks and decodes them in parallel chunks. What it returns is
 // what reading line by line would return (see Decode).
 func decodeNDJSON(br *bufio.Reader, account pgtext.NullUUID, cfg Config) ([]session.Record, error) {
-	data, readErr := io.ReadAll(br)
+	var body bytes.Buffer
+	if cfg.SizeHint > 0 {
+		body.Grow(int(min(cfg.SizeHint, 1<<30)) + bytes.MinRead)
+	}
+	_, readErr := body.ReadFrom(br)
+	data := body.Bytes()
 	var lines []ndjsonLine
 	n := 0
 	for len(data) > 0 {

@@ -54,7 +54,11 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnsupportedMediaType, errorBody{Error: fmt.Sprintf("Content-Encoding %q is not supported; send the body plain or gzip-compressed", enc)})
 		return
 	}
-	recs, err := ingest.Decode(ingest.ReaderErrors(body), p.Account, s.cfg.Ingest)
+	icfg := s.cfg.Ingest
+	if enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc == "" || enc == "identity" {
+		icfg.SizeHint = min(max(r.ContentLength, 0), s.cfg.MaxIngestBytes) // a gzip body's is not its decoded size
+	}
+	recs, err := ingest.Decode(ingest.ReaderErrors(body), p.Account, icfg)
 	if err != nil {
 		var (
 			be *ingest.BatchError
