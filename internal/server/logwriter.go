@@ -13,6 +13,8 @@ import (
 // dashboard query's server time). A line reaches w at most delay after it
 // was logged, or at once when maxPending bytes wait; Close writes what is
 // left. Write never fails: errors of w are dropped, as slog drops them.
+// A process that dies without Close (a crash, SIGKILL) loses the lines of
+// its last delay at most.
 type LogWriter struct {
 	w     io.Writer
 	delay time.Duration
@@ -26,6 +28,8 @@ type LogWriter struct {
 	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
+
+	closeOnce sync.Once
 }
 
 // maxPending is how many bytes wait at most before Write flushes itself.
@@ -107,17 +111,25 @@ func (l *LogWriter) flush() {
 }
 
 // Close writes what is pending and stops the LogWriter; later lines are
-// written at once.
+// written at once, after every earlier one.
 func (l *LogWriter) Close() error {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return nil
-	}
-	l.closed = true
-	l.mu.Unlock()
+	l.closeOnce.Do(l.close)
+	return nil
+}
+
+func (l *LogWriter) close() {
 	close(l.stop)
 	<-l.done
-	l.flush()
-	return nil
+	// Lines logged meanwhile still join pending; from the moment closed
+	// is set, Write waits for flushMu, so none overtakes the last flush.
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.Lock()
+	l.closed = true
+	b := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	if len(b) > 0 {
+		l.w.Write(b)
+	}
 }
