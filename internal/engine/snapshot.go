@@ -35,6 +35,10 @@ import (
 //
 // Each account is written compacted (main only, no deltas).
 
+// snapshotVersion covers the file's layout and what its rows mean: bump
+// it when either changes (a column, a flag, how a record becomes a row or
+// a dictionary code), so that a snapshot written by another build is
+// refused and the index is loaded from the store instead.
 const (
 	snapshotMagic   = "TALLYSNP"
 	snapshotVersion = 1

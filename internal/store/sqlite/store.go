@@ -59,7 +59,8 @@ var migrations = []string{
 	// One row: the sessions' generation (Generation), which every
 	// writing Upsert raises and gives a new random token in its own
 	// transaction, so that a file derived from the sessions (the engine's
-	// snapshot) can tell whether it still equals them.
+	// snapshot) can tell whether it still equals them. A later migration
+	// that changes rows of sessions must raise it too.
 	`CREATE TABLE store_generation (
 		id         INTEGER PRIMARY KEY CHECK (id = 1),
 		generation INTEGER NOT NULL,
