@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -33,31 +34,14 @@ func TestLogWriterGathersLinesInOrder(t *testing.T) {
 	var out lockedBuffer
 	lw := NewLogWriter(&out, 20*time.Millisecond)
 	const writers, lines = 8, 2000
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range lines {
-				fmt.Fprintf(lw, "writer %d line %d\n", w, i)
-			}
-		}()
-	}
-	wg.Wait()
+	writeLines(lw, writers, lines).Wait()
 	lw.Close()
 	fmt.Fprintf(lw, "after close\n")
 	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	if len(got) != writers*lines+1 || got[len(got)-1] != "after close" {
 		t.Fatalf("%d lines, last %q; want %d, the last written after Close", len(got), got[len(got)-1], writers*lines+1)
 	}
-	next := make([]int, writers)
-	for _, line := range got[:len(got)-1] {
-		var w, i int
-		if _, err := fmt.Sscanf(line, "writer %d line %d", &w, &i); err != nil || i != next[w] {
-			t.Fatalf("line %q out of order or torn (want line %d of writer %d)", line, next[w], w)
-		}
-		next[w]++
-	}
+	checkLineOrder(t, got[:len(got)-1], writers)
 	if out.writes > writers*lines/10 {
 		t.Errorf("%d writes for %d lines: lines are not gathered", out.writes, writers*lines)
 	}
@@ -86,16 +70,7 @@ func TestLogWriterCloseKeepsOrder(t *testing.T) {
 		var out lockedBuffer
 		lw := NewLogWriter(&out, time.Hour) // nothing is written before Close
 		const writers, lines = 4, 3000
-		var wg sync.WaitGroup
-		for w := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range lines {
-					fmt.Fprintf(lw, "writer %d line %d\n", w, i)
-				}
-			}()
-		}
+		wg := writeLines(lw, writers, lines)
 		time.Sleep(time.Millisecond)
 		lw.Close()
 		wg.Wait()
@@ -103,13 +78,36 @@ func TestLogWriterCloseKeepsOrder(t *testing.T) {
 		if len(got) != writers*lines {
 			t.Fatalf("%d lines, want %d", len(got), writers*lines)
 		}
-		next := make([]int, writers)
-		for _, line := range got {
-			var w, i int
-			if _, err := fmt.Sscanf(line, "writer %d line %d", &w, &i); err != nil || i != next[w] {
-				t.Fatalf("line %q out of order or torn (want line %d of writer %d)", line, next[w], w)
+		checkLineOrder(t, got, writers)
+	}
+}
+
+// writeLines starts writers goroutines, each logging lines numbered lines
+// to w.
+func writeLines(w io.Writer, writers, lines int) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for k := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range lines {
+				fmt.Fprintf(w, "writer %d line %d\n", k, i)
 			}
-			next[w]++
+		}()
+	}
+	return &wg
+}
+
+// checkLineOrder fails unless each writer's lines in got are whole and in
+// the order it wrote them.
+func checkLineOrder(t *testing.T, got []string, writers int) {
+	t.Helper()
+	next := make([]int, writers)
+	for _, line := range got {
+		var w, i int
+		if _, err := fmt.Sscanf(line, "writer %d line %d", &w, &i); err != nil || i != next[w] {
+			t.Fatalf("line %q out of order or torn (want line %d of writer %d)", line, next[w], w)
 		}
+		next[w]++
 	}
 }
