@@ -196,7 +196,7 @@ func decodeStr(raw []byte, escapes bool) (string, bool) {
 	if !escapes {
 		return string(raw), true
 	}
-	return unescape(raw)
+	return unescapeJSON(raw, false)
 }
 
 // textCache maps the raw text of recent queries, as sent, to the decoded
@@ -236,40 +236,6 @@ func (c *textCache) decode(raw []byte, escapes bool) (string, bool) {
 	}
 	c.mu.Unlock()
 	return t, true
-}
-
-// unescape decodes raw, a string's bytes between its quotes, holding
-// backslashes; false for \u and anything not listed above.
-func unescape(raw []byte) (string, bool) {
-	out := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		i++
-		if i >= len(raw) {
-			return "", false
-		}
-		switch raw[i] {
-		case '"', '\\', '/':
-			out = append(out, raw[i])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		default:
-			return "", false
-		}
-	}
-	return string(out), true
 }
 
 // flatObject reads an object whose values are scalars, as decodeVariables

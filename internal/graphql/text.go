@@ -49,7 +49,16 @@ func hexAtLeast8(c byte) bool {
 // encoding/json has already accepted, keeping invalid UTF-8 bytes and
 // unpaired surrogates (as their three-byte encoding) instead of U+FFFD.
 func unquoteExact(raw []byte) string {
-	s := raw[1 : len(raw)-1]
+	s, _ := unescapeJSON(raw[1:len(raw)-1], true)
+	return s
+}
+
+// unescapeJSON decodes s, the bytes of a JSON string between its quotes,
+// copying other bytes as they are. Without withU a \u escape is refused
+// (false), as is any escape JSON does not define; with it, \u escapes are
+// decoded, a pair of surrogates as one character and an unpaired one as
+// its three-byte (invalid) UTF-8 form.
+func unescapeJSON(s []byte, withU bool) (string, bool) {
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -58,7 +67,12 @@ func unquoteExact(raw []byte) string {
 			i++
 			continue
 		}
+		if i+1 >= len(s) {
+			return "", false
+		}
 		switch e := s[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
 		case 'b':
 			out = append(out, '\b')
 		case 'f':
@@ -70,10 +84,16 @@ func unquoteExact(raw []byte) string {
 		case 't':
 			out = append(out, '\t')
 		case 'u':
-			r := hex4(s[i+2 : i+6])
+			if !withU || i+6 > len(s) {
+				return "", false
+			}
+			r, ok := hex4(s[i+2 : i+6])
+			if !ok {
+				return "", false
+			}
 			i += 6
 			if r >= 0xD800 && r < 0xDC00 && i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
-				if lo := hex4(s[i+2 : i+6]); lo >= 0xDC00 && lo < 0xE000 {
+				if lo, ok := hex4(s[i+2 : i+6]); ok && lo >= 0xDC00 && lo < 0xE000 {
 					out = utf8.AppendRune(out, 0x10000+(r-0xD800)<<10+(lo-0xDC00))
 					i += 6
 					continue
@@ -87,15 +107,16 @@ func unquoteExact(raw []byte) string {
 			}
 			out = utf8.AppendRune(out, r)
 			continue
-		default: // " \ /
-			out = append(out, e)
+		default:
+			return "", false
 		}
 		i += 2
 	}
-	return string(out)
+	return string(out), true
 }
 
-func hex4(h []byte) rune {
+// hex4 reads four hex digits; false when one is not.
+func hex4(h []byte) (rune, bool) {
 	var r rune
 	for _, c := range h {
 		r <<= 4
@@ -106,7 +127,9 @@ func hex4(h []byte) rune {
 			r |= rune(c-'a') + 10
 		case c >= 'A' && c <= 'F':
 			r |= rune(c-'A') + 10
+		default:
+			return 0, false
 		}
 	}
-	return r
+	return r, true
 }
