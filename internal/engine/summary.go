@@ -129,7 +129,11 @@ func buildSummary(c *columns, sizes [numDims]int) *summary {
 			} else {
 				skip[b] = true
 			}
-			skipped = append(skipped, skipped[b]+uint32(btoi(skip[b])))
+			n := skipped[b]
+			if skip[b] {
+				n++
+			}
+			skipped = append(skipped, n)
 			off = append(off, uint32(len(pairs)))
 			for _, key := range touched {
 				counts[key] = 0
@@ -139,13 +143,6 @@ func buildSummary(c *columns, sizes [numDims]int) *summary {
 		s.off[d], s.pairs[d], s.skip[d], s.skipped[d] = off, pairs, skip, skipped
 	}
 	return s
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // summaryOf returns a's summary of its main segment, or nil while there is

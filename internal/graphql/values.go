@@ -273,12 +273,13 @@ func decodeVariables(data []byte) (map[string]any, error) {
 		var v any
 		switch raw[0] {
 		case '"':
+			if !plainText(raw) {
+				v = unquoteExact(raw) // raw is valid JSON: top was decoded
+				break
+			}
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
 				return nil, fmt.Errorf(": %w", err)
-			}
-			if !plainText(raw) {
-				s = unquoteExact(raw)
 			}
 			v = s
 		case 't', 'f':
