@@ -193,15 +193,27 @@ func (b *Backend) loadAccount(ctx context.Context, id pgtext.UUID, loader *engin
 	return err
 }
 
+// prefetchMin is the smallest batch whose stored rows Ingest reads before
+// taking the writer: for fewer records a second transaction costs more
+// than the read it moves.
+const prefetchMin = 256
+
 // Ingest writes recs atomically under the updated_at rule: the store makes
 // the batch durable, then the engine applies exactly the changes the store
 // made. It returns how many records were written and how many were
 // ignored as older than the stored session; when it returns nil the batch
 // is durable and visible to queries.
 func (b *Backend) Ingest(ctx context.Context, recs []session.Record) (accepted, ignored int, err error) {
+	// The batch's stored rows are read before its turn at the writer,
+	// beside other batches' writes (sqlite.Store.Prefetch). A failed
+	// prefetch is not the batch's failure: the write reads them itself.
+	var pre *sqlite.Prefetched
+	if len(recs) >= prefetchMin {
+		pre, _ = b.store.Prefetch(ctx, recs)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	changes, ignored, err := b.store.Upsert(ctx, recs)
+	changes, ignored, err := b.store.UpsertPrefetched(ctx, recs, pre)
 	if err != nil {
 		b.writeFailed = true
 		return 0, 0, err

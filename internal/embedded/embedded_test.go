@@ -3,6 +3,10 @@ package embedded
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -27,8 +31,15 @@ func rec(id string, startHour int64, closed bool) session.Record {
 
 func counts(t *testing.T, b *Backend) []analytics.Counts {
 	t.Helper()
-	q := &analytics.IntervalQuery{StartMicros: 1_704_067_200_000_000, EndMicros: 1_704_067_200_000_000 + pgtext.MicrosPerDay, Span: analytics.DefaultSpan}
-	if err := q.Plan(10); err != nil {
+	return countsBy(t, b, analytics.DefaultSpan, 1)
+}
+
+// countsBy is the open and closed sessions of account per span over days
+// days from 2024-01-01.
+func countsBy(t *testing.T, b *Backend, span pgtext.Interval, days int64) []analytics.Counts {
+	t.Helper()
+	q := &analytics.IntervalQuery{StartMicros: 1_704_067_200_000_000, EndMicros: 1_704_067_200_000_000 + days*pgtext.MicrosPerDay, Span: span}
+	if err := q.Plan(100); err != nil {
 		t.Fatal(err)
 	}
 	got, err := b.Count(context.Background(), account, q, make([]analytics.Counts, len(q.Bounds)-1))
@@ -139,5 +150,70 @@ func TestQueryScripts(t *testing.T) {
 				return b
 			})
 		})
+	}
+}
+
+// hourly is the open and closed sessions of account per hour over two
+// days from 2024-01-01.
+func hourly(t *testing.T, b *Backend) []analytics.Counts {
+	t.Helper()
+	return countsBy(t, b, pgtext.Interval{Micros: pgtext.MicrosPerHour}, 2)
+}
+
+// TestConcurrentIngestKeepsEngineAndStoreEqual: batches large enough to
+// be prefetched, written at once by several clients over the same
+// sessions (each read while others write), leave the engine answering
+// exactly as an engine loaded afresh from the store: every change it
+// applied removed the row the store really replaced.
+func TestConcurrentIngestKeepsEngineAndStoreEqual(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	b, err := Open(ctx, Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	const clients, batches = 4, 12
+	errs := make(chan error, clients)
+	for c := range clients {
+		go func() {
+			rng := rand.New(rand.NewSource(seed + int64(c)))
+			for range batches {
+				recs := make([]session.Record, prefetchMin+rng.Intn(300))
+				for i := range recs {
+					r := rec(fmt.Sprintf("s-%d", rng.Intn(1500)), int64(rng.Intn(48)), rng.Intn(2) == 0)
+					if rng.Intn(10) < 7 {
+						r.UpdatedMicros, r.HasUpdated = int64(rng.Intn(50)), true
+					}
+					recs[i] = r
+				}
+				if _, _, err := b.Ingest(ctx, recs); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	live, sessions := hourly(t, b), b.Sessions()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, SnapshotFile)); err != nil {
+		t.Fatal(err)
+	}
+	b, err = Open(ctx, Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if loaded := hourly(t, b); !equalCounts(live, loaded) || b.Sessions() != sessions {
+		t.Fatalf("the engine after concurrent writes (%d sessions):\n%v\nloaded from the store (%d sessions):\n%v", sessions, live, b.Sessions(), loaded)
 	}
 }

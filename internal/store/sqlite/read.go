@@ -13,10 +13,9 @@ import (
 
 const columnList = `desk_id, brain_parent_id, integration_id, brain_version, channel, agent_ids, is_test, start_time, end_time, updated_at`
 
-// readExisting loads the stored rows of the batch's sessions.
+// readExisting loads the stored rows of keys (distinct).
 // selectFull is the prepared selectSQL(selectChunk).
-func readExisting(ctx context.Context, tx *sql.Tx, selectFull *sql.Stmt, recs []session.Record) (map[session.Key]*session.Record, error) {
-	keys := session.BatchKeys(recs)
+func readExisting(ctx context.Context, tx *sql.Tx, selectFull *sql.Stmt, keys []session.Key) (map[session.Key]*session.Record, error) {
 	byAccount := map[pgtext.UUID][]string{}
 	for _, k := range keys {
 		byAccount[k.Account] = append(byAccount[k.Account], k.ID)

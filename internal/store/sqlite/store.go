@@ -77,6 +77,12 @@ type Store struct {
 	insertFull *sql.Stmt // upsert of insertChunk rows
 	selectFull *sql.Stmt // read of selectChunk rows of one account (readExisting)
 	bumpGen    *sql.Stmt // raises the generation (Generation)
+	readGen    *sql.Stmt // reads its number
+	written    *writtenLog
+
+	prefetchMu  sync.Mutex // guards the two below
+	prefetchDB  *sql.DB    // the read-only pool of Prefetch; nil until used
+	prefetchSel *sql.Stmt  // selectSQL(selectChunk) on it
 
 	readersMu sync.Mutex // guards readers
 	readers   *sql.DB    // the read-only pool of ScanAccount; nil until used
@@ -115,7 +121,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	// One connection: SQLite has one writer anyway, and a single
 	// connection keeps prepared statements and the page cache warm.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, dir: dir, path: path}
+	s := &Store{db: db, dir: dir, path: path, written: newWrittenLog()}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, s.openError(err)
@@ -123,7 +129,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
-	}{{&s.insertFull, insertSQL(insertChunk)}, {&s.selectFull, selectSQL(selectChunk)}, {&s.bumpGen, bumpGenSQL}} {
+	}{{&s.insertFull, insertSQL(insertChunk)}, {&s.selectFull, selectSQL(selectChunk)}, {&s.bumpGen, bumpGenSQL}, {&s.readGen, generationSQL}} {
 		if *p.stmt, err = db.PrepareContext(ctx, p.sql); err != nil {
 			s.closeStmts()
 			db.Close()
@@ -140,11 +146,12 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Close() error {
 	s.closeStmts()
 	s.CloseReaders()
+	s.closePrefetch()
 	return s.db.Close()
 }
 
 func (s *Store) closeStmts() {
-	for _, st := range []*sql.Stmt{s.insertFull, s.selectFull, s.bumpGen} {
+	for _, st := range []*sql.Stmt{s.insertFull, s.selectFull, s.bumpGen, s.readGen} {
 		if st != nil {
 			st.Close()
 		}

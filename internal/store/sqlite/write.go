@@ -36,23 +36,38 @@ func nullInt(valid bool, v int64) any {
 //
 // The batch's existing rows are read with a few IN queries, the rule is
 // applied in memory, and only each session's final row is written, with
-// multi-row INSERT ... ON CONFLICT statements.
+// multi-row INSERT ... ON CONFLICT statements. UpsertPrefetched does the
+// reading before the write.
 //
 // Its errors are classified (errors.go): a full disk is a *FullError, and
 // failures that may pass wrap session.ErrTemporary. CheckWrite reports
 // the last failure of the disk kind until a write succeeds.
 func (s *Store) Upsert(ctx context.Context, recs []session.Record) (changes []session.Change, ignored int, err error) {
 	defer func() { err = s.noteWrite(err) }()
-	return s.upsert(ctx, recs)
+	return s.upsert(ctx, recs, nil)
 }
 
-func (s *Store) upsert(ctx context.Context, recs []session.Record) ([]session.Change, int, error) {
+// UpsertPrefetched is Upsert for a batch whose stored rows p holds
+// (Prefetch(ctx, recs)): only the rows that writes since p changed are
+// read again. Its result is Upsert's. p is used up.
+func (s *Store) UpsertPrefetched(ctx context.Context, recs []session.Record, p *Prefetched) (changes []session.Change, ignored int, err error) {
+	defer func() { err = s.noteWrite(err) }()
+	return s.upsert(ctx, recs, p)
+}
+
+const generationSQL = `SELECT generation FROM store_generation WHERE id = 1`
+
+func (s *Store) upsert(ctx context.Context, recs []session.Record, p *Prefetched) ([]session.Change, int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, 0, fmt.Errorf("upsert: begin: %w", err)
 	}
 	defer tx.Rollback()
-	current, err := readExisting(ctx, tx, s.selectFull, recs)
+	var cur int64
+	if err := tx.StmtContext(ctx, s.readGen).QueryRowContext(ctx).Scan(&cur); err != nil {
+		return nil, 0, fmt.Errorf("upsert: read the generation: %w", err)
+	}
+	current, err := s.stored(ctx, tx, cur, recs, p)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -60,6 +75,10 @@ func (s *Store) upsert(ctx context.Context, recs []session.Record) ([]session.Ch
 	// Written in key order, the rows land on neighbouring B-tree pages:
 	// fewer pages touched, split and written than in arrival order.
 	slices.SortFunc(order, compareKeys)
+	var hashes []uint64
+	if len(changes) > 0 {
+		hashes = s.written.hashKeys(order)
+	}
 	for len(order) > 0 {
 		n := min(len(order), insertChunk)
 		if err := s.insertRows(ctx, tx, order[:n], current); err != nil {
@@ -73,7 +92,11 @@ func (s *Store) upsert(ctx context.Context, recs []session.Record) ([]session.Ch
 		}
 	}
 	if err := tx.Commit(); err != nil {
+		s.written.forget()
 		return nil, 0, fmt.Errorf("upsert: commit: %w", err)
+	}
+	if len(changes) > 0 {
+		s.written.record(cur, hashes)
 	}
 	return changes, ignored, nil
 }
