@@ -23,10 +23,11 @@ import (
 // the store held them, and the generation of that snapshot. It is made by
 // Prefetch and used once, by UpsertPrefetched with the same records.
 type Prefetched struct {
-	gen  int64
-	n    int // records in the batch, to catch a mix-up
-	keys []session.Key
-	rows map[session.Key]*session.Record
+	gen    int64
+	n      int           // records in the batch, to catch a mix-up
+	keys   []session.Key // distinct, in the table's key order (compareKeys)
+	hashes []uint64      // of keys (writtenLog.hash), sorted
+	rows   map[session.Key]*session.Record
 }
 
 // prefetchConns is how many batches Prefetch reads at once; the pool's
@@ -53,7 +54,11 @@ func (s *Store) Prefetch(ctx context.Context, recs []session.Record) (*Prefetche
 	defer tx.Rollback()
 	// In WAL mode a read transaction's snapshot is taken by its first
 	// read: the generation and the rows below are of one state.
+	// What the write would otherwise do in the writer's turn is done
+	// here: the keys put in the order they are written in, and hashed.
 	p := &Prefetched{n: len(recs), keys: session.BatchKeys(recs)}
+	slices.SortFunc(p.keys, compareKeys)
+	p.hashes = s.written.hashKeys(p.keys)
 	if err := tx.QueryRowContext(ctx, generationSQL).Scan(&p.gen); err != nil {
 		return nil, classify(s.path, fmt.Errorf("prefetch: read the generation: %w", err))
 	}
@@ -105,7 +110,7 @@ func (s *Store) stored(ctx context.Context, tx *sql.Tx, cur int64, recs []sessio
 	if p.n != len(recs) {
 		panic("sqlite: UpsertPrefetched with another batch's Prefetched")
 	}
-	stale, ok := s.written.since(p.gen, cur, p.keys)
+	stale, ok := s.written.since(p.gen, cur, p.keys, p.hashes)
 	if !ok {
 		return readExisting(ctx, tx, s.selectFull, p.keys)
 	}
@@ -168,10 +173,11 @@ func (l *writtenLog) hashKeys(keys []session.Key) []uint64 {
 	return out
 }
 
-// since returns the keys among keys that the generations after gen up to
-// cur may have written, and false when the log cannot tell (it does not
-// reach back to gen, or the store is not at the generation it last saw).
-func (l *writtenLog) since(gen, cur int64, keys []session.Key) ([]session.Key, bool) {
+// since returns the keys among keys (whose sorted hashes are hashes) that
+// the generations after gen up to cur may have written, and false when
+// the log cannot tell (it does not reach back to gen, or the store is not
+// at the generation it last saw).
+func (l *writtenLog) since(gen, cur int64, keys []session.Key, hashes []uint64) ([]session.Key, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if gen == cur {
@@ -180,15 +186,33 @@ func (l *writtenLog) since(gen, cur int64, keys []session.Key) ([]session.Key, b
 	if !l.ok || cur != l.top || gen > cur || cur-gen > int64(len(l.entries)) {
 		return nil, false
 	}
-	newer := l.entries[len(l.entries)-int(cur-gen):]
+	// Both sides are sorted: one merge per generation finds the common
+	// hashes, and only when there are some are the keys hashed again.
+	var common map[uint64]bool
+	for _, e := range l.entries[len(l.entries)-int(cur-gen):] {
+		for i, j := 0, 0; i < len(hashes) && j < len(e); {
+			switch {
+			case hashes[i] < e[j]:
+				i++
+			case hashes[i] > e[j]:
+				j++
+			default:
+				if common == nil {
+					common = map[uint64]bool{}
+				}
+				common[hashes[i]] = true
+				i++
+				j++
+			}
+		}
+	}
+	if common == nil {
+		return nil, true
+	}
 	var stale []session.Key
 	for _, k := range keys {
-		h := l.hash(k)
-		for _, e := range newer {
-			if _, found := slices.BinarySearch(e, h); found {
-				stale = append(stale, k)
-				break
-			}
+		if common[l.hash(k)] {
+			stale = append(stale, k)
 		}
 	}
 	return stale, true

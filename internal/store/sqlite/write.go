@@ -73,11 +73,23 @@ func (s *Store) upsert(ctx context.Context, recs []session.Record, p *Prefetched
 	}
 	changes, order, ignored := session.Fold(current, recs)
 	// Written in key order, the rows land on neighbouring B-tree pages:
-	// fewer pages touched, split and written than in arrival order.
-	slices.SortFunc(order, compareKeys)
+	// fewer pages touched, split and written than in arrival order. A
+	// prefetch has the batch's keys sorted and hashed already; when every
+	// one is written (new sessions, the usual case) they are the order,
+	// and the log takes all the batch's keys' hashes either way (more is
+	// safe: it only re-reads).
 	var hashes []uint64
-	if len(changes) > 0 {
-		hashes = s.written.hashKeys(order)
+	switch {
+	case p != nil && len(order) == len(p.keys):
+		order, hashes = p.keys, p.hashes
+	case p != nil:
+		slices.SortFunc(order, compareKeys)
+		hashes = p.hashes
+	default:
+		slices.SortFunc(order, compareKeys)
+		if len(changes) > 0 {
+			hashes = s.written.hashKeys(order)
+		}
 	}
 	for len(order) > 0 {
 		n := min(len(order), insertChunk)
