@@ -49,9 +49,10 @@ func ReadBatches(r io.Reader, format string, account pgtext.NullUUID, batch int,
 		sc.Buffer(make([]byte, 1<<20), 16<<20)
 		next = func() ([]byte, error) {
 			for sc.Scan() {
-				line := bytes.TrimSpace(sc.Bytes())
-				if len(line) > 0 {
-					return append([]byte(nil), line...), nil
+				// The line is valid until the next Scan: the loop
+				// below copies it into the batch before that.
+				if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
+					return line, nil
 				}
 			}
 			if err := sc.Err(); err != nil {
@@ -61,8 +62,11 @@ func ReadBatches(r io.Reader, format string, account pgtext.NullUUID, batch int,
 		}
 	}
 	line := 0
+	// One buffer serves every batch: the records decoded from it hold
+	// copies of its bytes, never the bytes themselves.
+	var buf bytes.Buffer
 	for {
-		var buf bytes.Buffer
+		buf.Reset()
 		first := line
 		n := 0
 		for n < batch {
@@ -81,7 +85,7 @@ func ReadBatches(r io.Reader, format string, account pgtext.NullUUID, batch int,
 		if n == 0 {
 			return nil
 		}
-		recs, err := Decode(&buf, account, Config{MaxRecords: batch})
+		recs, err := Decode(&buf, account, Config{MaxRecords: batch, SizeHint: int64(buf.Len())})
 		if err != nil {
 			var be *BatchError
 			if errors.As(err, &be) {

@@ -120,6 +120,20 @@ func (e *SyntaxError) Error() string {
 // problems in order.
 func Decode(r io.Reader, account pgtext.NullUUID, cfg Config) ([]session.Record, error) {
 	cfg = cfg.WithDefaults()
+	if b, ok := r.(*bytes.Buffer); ok {
+		// A body already in memory (ReadBatches) is decoded where it
+		// is rather than copied; an array goes the usual way.
+		data := b.Bytes()
+		first := bytes.TrimLeft(data, " \t\r\n")
+		if len(first) == 0 {
+			b.Reset()
+			return nil, nil
+		}
+		if first[0] != '[' {
+			b.Next(len(data))
+			return decodeNDJSONData(data, nil, account, cfg)
+		}
+	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	first, err := peekNonSpace(br)
 	if err == io.EOF {

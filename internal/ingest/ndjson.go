@@ -31,7 +31,12 @@ func decodeNDJSON(br *bufio.Reader, account pgtext.NullUUID, cfg Config) ([]sess
 		body.Grow(int(min(cfg.SizeHint, 1<<30)) + bytes.MinRead)
 	}
 	_, readErr := body.ReadFrom(br)
-	data := body.Bytes()
+	return decodeNDJSONData(body.Bytes(), readErr, account, cfg)
+}
+
+// decodeNDJSONData is decodeNDJSON over a body read whole (data), the
+// reader having failed with readErr after it (nil: the body is complete).
+func decodeNDJSONData(data []byte, readErr error, account pgtext.NullUUID, cfg Config) ([]session.Record, error) {
 	var lines []ndjsonLine
 	n := 0
 	for len(data) > 0 {

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/session"
 )
 
 // lineByLine is the reference Decode of an NDJSON body: one line read,
@@ -116,6 +117,41 @@ func TestParallelDecodeAnswersAsLineByLine(t *testing.T) {
 		if !reflect.DeepEqual(err, wantErr) || !reflect.DeepEqual(gotRecs, wantRecs) {
 			t.Fatalf("trial %d (%d lines, %+v): parallel decode gave %d records and %v; line by line %d records and %v", trial, n, cfg, len(gotRecs), err, len(wantRecs), wantErr)
 		}
+		if trial%5 != 4 {
+			// A body in a bytes.Buffer is decoded in place: the same
+			// answer, and the buffer is read to its end.
+			buf := bytes.NewBufferString(body)
+			inPlace, err := Decode(buf, account, cfg)
+			if !reflect.DeepEqual(err, wantErr) || !reflect.DeepEqual(inPlace, recs) || buf.Len() != 0 {
+				t.Fatalf("trial %d: from a bytes.Buffer %d records and %v (%d bytes left); from a reader %d records and %v", trial, len(inPlace), err, buf.Len(), len(recs), wantErr)
+			}
+		}
+	}
+}
+
+// TestReadBatchesKeepsEveryBatch: the records of every batch of a file
+// stay as decoded after later batches are read (ReadBatches reuses one
+// buffer), and are the records of the whole file decoded at once.
+func TestReadBatchesKeepsEveryBatch(t *testing.T) {
+	var file strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&file, "{\"session_id\":\"session-%d-%s\",\"start_time\":\"2024-01-%02dT10:00:00Z\",\"agent_ids\":[\"agent-%d\"],\"channel\":\"ch-%d\"}\n", i, strings.Repeat("x", i), 1+i%28, i, i)
+	}
+	var got []session.Record
+	batches := 0
+	if err := ReadBatches(strings.NewReader(file.String()), FormatNDJSON, account, 7, func(recs []session.Record) error {
+		got = append(got, recs...)
+		batches++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := Decode(strings.NewReader(file.String()), account, Config{MaxRecords: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batches != 8 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("%d batches; records equal to the whole file's: %v", batches, reflect.DeepEqual(got, want))
 	}
 }
 
