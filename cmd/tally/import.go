@@ -107,14 +107,22 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	defer store.Close()
 	bar := newProgress(stderr, "importing "+path, total)
 	accepted, ignored := 0, 0
-	err = pipeline(ctx, readAll, func(b []session.Record) error {
-		changes, ign, err := store.Upsert(ctx, b)
+	// The reader decodes the next batch and reads its stored rows
+	// (Prefetch) while the store writes this one.
+	read := func(fn func(prefetchedBatch) error) error {
+		return readAll(func(b []session.Record) error {
+			pre, _ := store.Prefetch(ctx, b) // on failure the write reads them
+			return fn(prefetchedBatch{b, pre})
+		})
+	}
+	err = pipeline(ctx, read, func(b prefetchedBatch) error {
+		changes, ign, err := store.UpsertPrefetched(ctx, b.recs, b.pre)
 		if err != nil {
 			return err
 		}
 		accepted += len(changes)
 		ignored += ign
-		bar.add(len(b))
+		bar.add(len(b.recs))
 		return nil
 	})
 	if err != nil {
@@ -126,18 +134,25 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	return exitOK
 }
 
+// prefetchedBatch is a batch of an import and its stored rows as read
+// before its write.
+type prefetchedBatch struct {
+	recs []session.Record
+	pre  *sqlite.Prefetched
+}
+
 // pipeline runs read in a goroutine and write on each batch it reads, so
 // that the next batch is decoded while the store writes this one (on
 // another core). It returns the first error, write's or read's; after
 // write fails, read is stopped.
-func pipeline(ctx context.Context, read func(func([]session.Record) error) error, write func([]session.Record) error) error {
+func pipeline[B any](ctx context.Context, read func(func(B) error) error, write func(B) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := make(chan []session.Record, 1)
+	batches := make(chan B, 1)
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(batches)
-		readErr <- read(func(b []session.Record) error {
+		readErr <- read(func(b B) error {
 			select {
 			case batches <- b:
 				return nil

@@ -1,12 +1,20 @@
 package main
 
 import (
+	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/tally-server/tally/internal/ingest"
+	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/servertest"
+	"github.com/tally-server/tally/internal/session"
+	"github.com/tally-server/tally/internal/store/sqlite"
 )
 
 func TestImportNDJSONAndCSV(t *testing.T) {
@@ -42,5 +50,59 @@ func TestImportNDJSONAndCSV(t *testing.T) {
 	r = s.Query(t, acct, `{ r: open_closed_sessions_interval_counts_v2(args: {start_time: "2024-01-08", end_time: "2024-01-08", agent_ids: "{y}", brain_versions: "{3}"}) { open_sessions closed_sessions } }`, nil)
 	if got := string(r.Data["r"]); got != `[{"open_sessions":1,"closed_sessions":0}]` {
 		t.Fatalf("CSV array and number columns: %s", got)
+	}
+}
+
+// TestImportAnswersAsSerialUpserts: an import whose batches meet each
+// other's sessions (each batch's stored rows are read while the one
+// before it is written) stores what writing its batches one after
+// another stores.
+func TestImportAnswersAsSerialUpserts(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	var file strings.Builder
+	for range 3*importBatch + 500 {
+		fmt.Fprintf(&file, `{"account_id":%q,"session_id":"s%d","start_time":"2024-01-%02dT10:00:00","channel":"c%d"`, acct, rng.Intn(6000), 1+rng.Intn(28), rng.Intn(3))
+		if rng.Intn(10) < 7 {
+			fmt.Fprintf(&file, `,"updated_at":"2024-02-01T00:00:%02d"`, rng.Intn(60))
+		}
+		file.WriteString("}\n")
+	}
+	path := filepath.Join(dir, "s.ndjson")
+	if err := os.WriteFile(path, []byte(file.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	imported := filepath.Join(dir, "imported")
+	var out, errb strings.Builder
+	if code := run(ctx, []string{"import", "--data-dir", imported, path}, &out, &errb, func(string) string { return "" }); code != exitOK {
+		t.Fatalf("import: exit %d: %s", code, errb.String())
+	}
+	serial, err := sqlite.Open(ctx, filepath.Join(dir, "serial"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer serial.Close()
+	if err := ingest.ReadBatches(strings.NewReader(file.String()), ingest.FormatNDJSON, pgtext.NullUUID{}, importBatch, func(b []session.Record) error {
+		_, _, err := serial.Upsert(ctx, b)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.Open(ctx, imported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rows := func(s *sqlite.Store) []string {
+		var out []string
+		if err := s.Scan(ctx, func(r *session.Record) error { out = append(out, fmt.Sprintf("%+v", *r)); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := rows(store), rows(serial); !slices.Equal(got, want) {
+		t.Fatalf("the import stored %d rows unlike the %d of serial upserts", len(got), len(want))
 	}
 }
