@@ -53,7 +53,12 @@ type Backend struct {
 	// it without a change here.
 	analytics.Source
 
-	mu sync.Mutex // orders writes: the engine applies them in the store's order
+	// mu is the store's turn: one Upsert at a time. applyMu is the
+	// engine's: a batch takes it before it gives up mu, so the engine
+	// applies batches in the store's order while the next batch is
+	// already being written. Both are taken in that order.
+	mu      sync.Mutex
+	applyMu sync.Mutex
 	// writeFailed is set (under mu) when an Upsert fails: the store may
 	// then hold a write the engine never applied (a commit that failed
 	// to report), so Close writes no snapshot of this engine.
@@ -212,15 +217,18 @@ func (b *Backend) Ingest(ctx context.Context, recs []session.Record) (accepted, 
 		pre, _ = b.store.Prefetch(ctx, recs)
 	}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	changes, ignored, err := b.store.UpsertPrefetched(ctx, recs, pre)
 	if err != nil {
 		b.writeFailed = true
+		b.mu.Unlock()
 		return 0, 0, err
 	}
+	b.applyMu.Lock()
+	b.mu.Unlock()
+	defer b.applyMu.Unlock()
 	b.index.Apply(changes)
-	// The change feed of live queries publishes here: under mu, so its
-	// subscribers see the changes in the store's order.
+	// The change feed of live queries publishes here: under applyMu, so
+	// its subscribers see the changes in the store's order.
 	b.feed.Publish(feed.Event{Changes: feed.Summarize(changes)})
 	return len(changes), ignored, nil
 }
@@ -248,6 +256,8 @@ func (b *Backend) Store() *sqlite.Store { return b.store }
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.applyMu.Lock() // the batches the store has written are applied
+	defer b.applyMu.Unlock()
 	if b.writeFailed {
 		b.removeSnapshot()
 		b.log.Warn("a write to the store failed while serving, so the engine snapshot is not written; the next start loads from the store")
