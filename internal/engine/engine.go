@@ -22,6 +22,7 @@ package engine
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tally-server/tally/internal/pgtext"
 )
@@ -50,6 +51,8 @@ type account struct {
 	main    columns
 	added   []row // sorted by compareRows
 	removed []row // sorted by compareRows
+
+	lastWrite time.Time // of the last Apply that touched the account (idle.go)
 
 	sum      atomic.Pointer[summary] // of main, when built (summary.go)
 	building atomic.Bool             // a summary is being built

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/pgtext"
@@ -171,9 +172,9 @@ func TestCountMatchesNaive(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
 	w := newWorld(r)
 	span := 40 * pgtext.MicrosPerDay
-	for _, mode := range []string{"loaded", "deltas", "compacted"} {
+	for _, mode := range []string{"loaded", "deltas", "compacted", "compacted when idle"} {
 		t.Run(mode, func(t *testing.T) {
-			ix := New(Config{CompactRows: map[string]int{"deltas": 1 << 30, "compacted": 300}[mode]})
+			ix := New(Config{CompactRows: map[string]int{"deltas": 1 << 30, "compacted": 300, "compacted when idle": 1 << 30}[mode]})
 			current := map[string]session.Record{}
 			var recs []session.Record
 			for i := 0; i < 5000; i++ {
@@ -206,6 +207,25 @@ func TestCountMatchesNaive(t *testing.T) {
 						current[rec.SessionID] = rec
 					}
 					ix.Apply(changes)
+				}
+			}
+			if mode == "compacted when idle" {
+				// Written just now: not idle for a minute yet.
+				if n := ix.CompactIdle(time.Now(), time.Minute, 1); n != 0 {
+					t.Fatalf("CompactIdle compacted %d accounts written a moment ago", n)
+				}
+				if n := ix.CompactIdle(time.Now().Add(time.Hour), time.Minute, 1<<30); n != 0 {
+					t.Fatalf("CompactIdle compacted %d accounts with fewer delta rows than asked", n)
+				}
+				if n := ix.CompactIdle(time.Now().Add(time.Hour), time.Minute, 1); n != 1 {
+					t.Fatalf("CompactIdle compacted %d accounts, want 1", n)
+				}
+				a := ix.account(testAccount, false)
+				a.mu.RLock()
+				deltas := len(a.added) + len(a.removed)
+				a.mu.RUnlock()
+				if deltas != 0 {
+					t.Fatalf("%d delta rows left after CompactIdle", deltas)
 				}
 			}
 			var all []session.Record

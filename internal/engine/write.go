@@ -2,6 +2,7 @@ package engine
 
 import (
 	"slices"
+	"time"
 
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/session"
@@ -62,9 +63,11 @@ func (ix *Index) Apply(changes []session.Change) {
 	for _, c := range changes {
 		byAccount[c.New.AccountID] = append(byAccount[c.New.AccountID], c)
 	}
+	now := time.Now()
 	for id, cs := range byAccount {
 		a := ix.account(id, true)
 		a.mu.Lock()
+		a.lastWrite = now
 		var add, rem []row
 		for _, c := range cs {
 			if c.Old != nil {
