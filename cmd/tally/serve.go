@@ -165,7 +165,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	// query's time.
 	logw := server.NewLogWriter(stderr, 0)
 	defer logw.Close()
-	log := slog.New(server.LogHandler(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: lvl})))
+	log := slog.New(server.LogHandler(server.NewTextHandler(logw, &slog.HandlerOptions{Level: lvl})))
 
 	var (
 		be   *opened

@@ -227,7 +227,10 @@ func (s *Server) accessLog(r *http.Request, status int, bytes int64, start time.
 	if !s.log.Enabled(r.Context(), slog.LevelInfo) {
 		return
 	}
-	if _, adds := s.log.Handler().(requestIDHandler); adds {
+	if rh, adds := s.log.Handler().(requestIDHandler); adds {
+		if th, ok := rh.Handler.(*TextHandler); ok && th.accessLine(time.Now(), r.Method, r.URL.Path, status, bytes, time.Since(start), RequestID(r.Context())) {
+			return
+		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", status),
 			slog.Int64("bytes", bytes), slog.Duration("duration", time.Since(start)))
