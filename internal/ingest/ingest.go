@@ -279,6 +279,31 @@ var fieldNames = [...]string{"account_id", "session_id", "desk_id", "brain_paren
 	"brain_version", "channel", "agent_ids", "is_test", "start_time", "end_time", "updated_at"}
 
 // fieldIndex is name's index in fieldNames, -1 when it is not a field.
+// plainString returns the text of the JSON string v when it needs no
+// decoding: quoted, printable ASCII without escapes.
+func plainString(v []byte) ([]byte, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return nil, false
+	}
+	body := v[1 : len(v)-1]
+	for _, c := range body {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			return nil, false
+		}
+	}
+	return body, true
+}
+
+// fieldIndexBytes is fieldIndex(string(name)) without making the string.
+func fieldIndexBytes(name []byte) int {
+	for i, f := range fieldNames {
+		if string(name) == f {
+			return i
+		}
+	}
+	return -1
+}
+
 func fieldIndex(name string) int {
 	for i, f := range fieldNames {
 		if f == name {
@@ -317,17 +342,27 @@ func splitObject(raw []byte) (*object, []string, bool) {
 	}
 	for i < len(raw) {
 		kEnd := skipString(raw, i)
-		key, ok := unquote(raw[i:kEnd])
-		if !ok {
-			return nil, nil, false
+		// A plain key (the usual) is matched where it is; only an
+		// unknown one is made a string.
+		var f int
+		if body, ok := plainString(raw[i:kEnd]); ok {
+			if f = fieldIndexBytes(body); f < 0 {
+				unknown = append(unknown, string(body))
+			}
+		} else {
+			key, ok := unquote(raw[i:kEnd])
+			if !ok {
+				return nil, nil, false
+			}
+			if f = fieldIndex(key); f < 0 {
+				unknown = append(unknown, key)
+			}
 		}
 		i = skipSpace(raw, kEnd)
 		i = skipSpace(raw, i+1) // the colon
 		vEnd := skipValue(raw, i)
-		if f := fieldIndex(key); f >= 0 {
+		if f >= 0 {
 			obj.v[f] = raw[i:vEnd]
-		} else {
-			unknown = append(unknown, key)
 		}
 		i = skipSpace(raw, vEnd)
 		if i >= len(raw) || raw[i] == '}' {
@@ -395,19 +430,11 @@ func skipValue(b []byte, i int) int {
 // UTF-8 and lone surrogates: decodeRecord checks the text first
 // (textProblem).
 func unquote(v []byte) (string, bool) {
+	if body, ok := plainString(v); ok {
+		return string(body), true
+	}
 	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
 		return "", false
-	}
-	body := v[1 : len(v)-1]
-	simple := true
-	for _, c := range body {
-		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
-			simple = false
-			break
-		}
-	}
-	if simple {
-		return string(body), true
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
@@ -480,6 +507,15 @@ func decodeRecord(raw json.RawMessage, index int, account pgtext.NullUUID) (sess
 		return s, true
 	}
 	uuidField := func(field string) pgtext.NullUUID {
+		// A plain string that is a UUID (the usual) is read where it
+		// is; anything else takes the general path and its errors.
+		if v, ok := obj.get(field); ok {
+			if body, ok := plainString(v); ok {
+				if u, err := pgtext.ParseUUIDBytes(body); err == nil {
+					return pgtext.NullUUID{UUID: u, Valid: true}
+				}
+			}
+		}
 		s, ok := str(field, false)
 		if !ok {
 			return pgtext.NullUUID{}

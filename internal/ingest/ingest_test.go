@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -114,4 +115,39 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSpellingsOfKeysAndUUIDs: keys and UUIDs read where they are (plain
+// strings) and through the general path (escapes, other spellings) give
+// the same record; unknown keys are named decoded either way.
+func TestSpellingsOfKeysAndUUIDs(t *testing.T) {
+	const desk = "d2be0283-9b53-4d7b-b77d-2650f3a1a99c"
+	plain := `{"session_id":"a","start_time":"2024-01-08","desk_id":"` + desk + `"}`
+	want, err := Decode(strings.NewReader(plain), account, Config{})
+	if err != nil || len(want) != 1 || !want[0].DeskID.Valid {
+		t.Fatalf("%s: %v %v", plain, want, err)
+	}
+	for _, body := range []string{
+		`{"session\u005fid":"a","start_time":"2024-01-08","desk_id":"` + desk + `"}`,
+		`{"session_id":"a","start_time":"2024-01-08","desk_id":"D2BE0283-9B53-4D7B-B77D-2650F3A1A99C"}`,
+		`{"session_id":"a","start_time":"2024-01-08","desk_id":"{d2be02839b534d7bb77d2650f3a1a99c}"}`,
+		`{"session_id":"a","start_time":"2024-01-08","desk_id":"d2be0283-9b53-4d7b-b77d-2650f3a1a99\u0063"}`,
+	} {
+		got, err := Decode(strings.NewReader(body), account, Config{})
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %+v, %v; want %+v", body, got, err, want)
+		}
+	}
+	for _, c := range []struct{ body, field string }{
+		{`{"session_id":"a","start_time":"2024-01-08","colour":1}`, "colour"},
+		{`{"session_id":"a","start_time":"2024-01-08","col\u006fur":1}`, "colour"},
+		{`{"session_id":"a","start_time":"2024-01-08","desk_id":"not-a-uuid"}`, "desk_id"},
+		{`{"session_id":"a","start_time":"2024-01-08","desk_id":"` + desk + `0"}`, "desk_id"},
+	} {
+		_, err := Decode(strings.NewReader(c.body), account, Config{})
+		var be *BatchError
+		if !errors.As(err, &be) || len(be.Problems) != 1 || be.Problems[0].Field != c.field {
+			t.Errorf("%s: %v, want one problem with field %q", c.body, err, c.field)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package pgtext
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,9 @@ func FuzzParseUUID(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		u, err := ParseUUID(s)
+		if ub, berr := ParseUUIDBytes([]byte(s)); ub != u || fmt.Sprint(berr) != fmt.Sprint(err) {
+			t.Fatalf("ParseUUIDBytes(%q) = %s, %v; ParseUUID gives %s, %v", s, ub, berr, u, err)
+		}
 		if err != nil {
 			checkErrType(t, err)
 			return

@@ -36,6 +36,24 @@ func unhex(c byte) (byte, bool) {
 // or lower case, optionally with a hyphen after any group of four digits
 // and optionally wrapped in braces.
 func ParseUUID(s string) (UUID, error) {
+	u, ok := parseUUID(s)
+	if !ok {
+		return u, uuidErr(s)
+	}
+	return u, nil
+}
+
+// ParseUUIDBytes is ParseUUID(string(b)) without making the string unless
+// b is not a UUID (the error holds it).
+func ParseUUIDBytes(b []byte) (UUID, error) {
+	u, ok := parseUUID(b)
+	if !ok {
+		return u, uuidErr(string(b))
+	}
+	return u, nil
+}
+
+func parseUUID[S string | []byte](s S) (UUID, bool) {
 	var u UUID
 	src := s
 	braces := false
@@ -45,12 +63,12 @@ func ParseUUID(s string) (UUID, error) {
 	}
 	for i := 0; i < 16; i++ {
 		if len(src) < 2 {
-			return u, uuidErr(s)
+			return u, false
 		}
 		hi, ok1 := unhex(src[0])
 		lo, ok2 := unhex(src[1])
 		if !ok1 || !ok2 {
-			return u, uuidErr(s)
+			return u, false
 		}
 		u[i] = hi<<4 | lo
 		src = src[2:]
@@ -60,14 +78,11 @@ func ParseUUID(s string) (UUID, error) {
 	}
 	if braces {
 		if len(src) == 0 || src[0] != '}' {
-			return u, uuidErr(s)
+			return u, false
 		}
 		src = src[1:]
 	}
-	if src != "" {
-		return u, uuidErr(s)
-	}
-	return u, nil
+	return u, len(src) == 0
 }
 
 func uuidErr(s string) error {
