@@ -25,7 +25,7 @@ func loadDemo(ctx context.Context, store *sqlite.Store, cfg demo.Config, stderr 
 		return err
 	}
 	expected := cfg.Days * cfg.PerDay * 5 / 6 // weekends are quieter
-	bar := newProgress(stderr, "creating demo data", expected)
+	bar := newProgress(stderr, "creating demo data", int64(expected))
 	batch := make([]session.Record, 0, 10000)
 	flush := func() error {
 		if len(batch) == 0 {

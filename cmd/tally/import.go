@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 
 	"github.com/tally-server/tally/internal/ingest"
 	"github.com/tally-server/tally/internal/pgtext"
@@ -38,8 +39,8 @@ func importFlags(stderr io.Writer, getenv func(string) string) importFlagSet {
 	}
 }
 
-// runImport loads a file into the data directory. The whole file is
-// validated first: if any record is invalid, nothing is written.
+// runImport loads a file into the data directory, in one transaction: if
+// any record is invalid, or anything fails, nothing is written.
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	f := importFlags(stderr, getenv)
 	fs, ef, dataDir, accountFlag, format := f.fs, f.ef, f.dataDir, f.account, f.format
@@ -78,14 +79,6 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		}
 		return exitUsage
 	}
-	readAll := func(fn func([]session.Record) error) error {
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return ingest.ReadBatches(f, *format, account, importBatch, fn)
-	}
 	// An import's live heap is a few batches, and it allocates fast:
 	// collecting garbage at four times that (unless the runtime's GOGC
 	// says otherwise) costs tens of megabytes and saves about a tenth of
@@ -101,11 +94,15 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return exitFailure
 	}
 	defer lock.Unlock()
-	// Pass 1: validate everything, count.
-	total := 0
-	if err := readAll(func(b []session.Record) error { total += len(b); return nil }); err != nil {
-		fmt.Fprintf(stderr, "tally import: %s: %v\nnothing was written\n", path, err)
+	file, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "tally import: %v\nnothing was written\n", err)
 		return exitFailure
+	}
+	defer file.Close()
+	size := int64(1)
+	if fi, err := file.Stat(); err == nil {
+		size = fi.Size()
 	}
 	store, err := sqlite.Open(ctx, *dataDir)
 	if err != nil {
@@ -113,28 +110,47 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return exitFailure
 	}
 	defer store.Close()
-	bar := newProgress(stderr, "importing "+path, total)
-	accepted, ignored := 0, 0
-	// The reader decodes the next batch and reads its stored rows
-	// (Prefetch) while the store writes this one.
-	read := func(fn func(prefetchedBatch) error) error {
-		return readAll(func(b []session.Record) error {
-			pre, _ := store.Prefetch(ctx, b) // on failure the write reads them
-			return fn(prefetchedBatch{b, pre})
-		})
+	// One pass and one transaction: every batch is validated as it is
+	// read and written into a Bulk, which is committed only when the
+	// whole file was valid and written. Any error leaves the store as it
+	// was.
+	bulk, err := store.BeginBulk(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "tally import: %v\nnothing was written\n", err)
+		return exitFailure
 	}
-	err = pipeline(ctx, read, func(b prefetchedBatch) error {
-		changes, ign, err := store.UpsertPrefetched(ctx, b.recs, b.pre)
+	defer bulk.Rollback()
+	in := &countingReader{r: file}
+	bar := newProgress(stderr, "importing "+path, size)
+	accepted, ignored, read := 0, 0, 0
+	var readErr error
+	// The reader decodes each batch and puts its keys in order
+	// (PrepareKeys) while the store writes the one before.
+	err = pipeline(ctx, func(fn func(keyedBatch) error) error {
+		readErr = ingest.ReadBatches(in, *format, account, importBatch, func(b []session.Record) error {
+			return fn(keyedBatch{b, store.PrepareKeys(b)})
+		})
+		return readErr
+	}, func(b keyedBatch) error {
+		changes, ign, err := bulk.Upsert(ctx, b.recs, b.keys)
 		if err != nil {
 			return err
 		}
 		accepted += len(changes)
 		ignored += ign
-		bar.add(len(b.recs))
+		read += len(b.recs)
+		bar.set(in.n.Load(), read)
 		return nil
 	})
+	if err == nil {
+		err = bulk.Commit(ctx)
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "\ntally import: %v (the batches before this error were written)\n", err)
+		if err == readErr {
+			fmt.Fprintf(stderr, "\ntally import: %s: %v\nnothing was written\n", path, err)
+		} else {
+			fmt.Fprintf(stderr, "\ntally import: %v\nnothing was written\n", err)
+		}
 		return exitFailure
 	}
 	bar.done()
@@ -142,11 +158,23 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	return exitOK
 }
 
-// prefetchedBatch is a batch of an import and its stored rows as read
-// before its write.
-type prefetchedBatch struct {
+// keyedBatch is a batch of an import and its keys.
+type keyedBatch struct {
 	recs []session.Record
-	pre  *sqlite.Prefetched
+	keys *sqlite.Keys
+}
+
+// countingReader counts the bytes read through it, for the progress bar
+// (read on the reader's goroutine, shown on the writer's).
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // pipeline runs read in a goroutine and write on each batch it reads, so

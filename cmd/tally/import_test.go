@@ -106,3 +106,45 @@ func TestImportAnswersAsSerialUpserts(t *testing.T) {
 		t.Fatalf("the import stored %d rows unlike the %d of serial upserts", len(got), len(want))
 	}
 }
+
+// TestImportWritesNothingUnlessAllIsValid: an invalid record after
+// batches that were already written (in the import's one transaction)
+// leaves the store as it was, and is named by its line.
+func TestImportWritesNothingUnlessAllIsValid(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	var good, bad strings.Builder
+	for i := range 100 {
+		fmt.Fprintf(&good, `{"account_id":%q,"session_id":"before-%d","start_time":"2024-01-08T10:00:00"}`+"\n", acct, i)
+	}
+	for i := range 2*importBatch + 500 {
+		if i == 2*importBatch+100 {
+			fmt.Fprintf(&bad, `{"account_id":%q,"session_id":"x","start_time":"not a time"}`+"\n", acct)
+			continue
+		}
+		fmt.Fprintf(&bad, `{"account_id":%q,"session_id":"s%d","start_time":"2024-01-09T10:00:00"}`+"\n", acct, i)
+	}
+	goodPath, badPath := filepath.Join(dir, "good.ndjson"), filepath.Join(dir, "bad.ndjson")
+	os.WriteFile(goodPath, []byte(good.String()), 0o644)
+	os.WriteFile(badPath, []byte(bad.String()), 0o644)
+	var out, errb strings.Builder
+	if code := run(ctx, []string{"import", "--data-dir", data, goodPath}, &out, &errb, func(string) string { return "" }); code != exitOK {
+		t.Fatalf("import: exit %d: %s", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(ctx, []string{"import", "--data-dir", data, badPath}, &out, &errb, func(string) string { return "" }); code != exitFailure {
+		t.Fatalf("bad import: exit %d", code)
+	}
+	if msg := errb.String(); !strings.Contains(msg, fmt.Sprintf("record %d: start_time", 2*importBatch+101)) || !strings.Contains(msg, "nothing was written") {
+		t.Errorf("bad import stderr: %s", msg)
+	}
+	store, err := sqlite.Open(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if n, err := store.Count(ctx); err != nil || n != 100 {
+		t.Fatalf("%d sessions stored after the failed import, want the 100 from before (%v)", n, err)
+	}
+}

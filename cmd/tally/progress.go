@@ -7,24 +7,30 @@ import (
 	"time"
 )
 
-// progress draws a one-line progress bar on a terminal-like writer.
+// progress draws a one-line progress bar on a terminal-like writer: the
+// share of total done, and how many sessions so far.
 type progress struct {
 	w      io.Writer
 	label  string
-	total  int
-	done_  int
+	total  int64 // units of done
+	done_  int64
+	count  int // sessions
 	start  time.Time
 	lastAt time.Time
 }
 
-func newProgress(w io.Writer, label string, total int) *progress {
+func newProgress(w io.Writer, label string, total int64) *progress {
 	p := &progress{w: w, label: label, total: max(total, 1), start: time.Now()}
 	p.draw()
 	return p
 }
 
-func (p *progress) add(n int) {
-	p.done_ += n
+// add counts n sessions, each a unit of the total.
+func (p *progress) add(n int) { p.set(p.done_+int64(n), p.count+n) }
+
+// set puts the bar at done units of the total, count sessions so far.
+func (p *progress) set(done int64, count int) {
+	p.done_, p.count = done, count
 	if time.Since(p.lastAt) > 100*time.Millisecond {
 		p.draw()
 	}
@@ -38,11 +44,11 @@ func (p *progress) draw() {
 	}
 	const width = 30
 	filled := int(frac * width)
-	fmt.Fprintf(p.w, "\r%s [%s%s] %3d%% %d", p.label, strings.Repeat("#", filled), strings.Repeat(" ", width-filled), int(frac*100), p.done_)
+	fmt.Fprintf(p.w, "\r%s [%s%s] %3d%% %d", p.label, strings.Repeat("#", filled), strings.Repeat(" ", width-filled), int(frac*100), p.count)
 }
 
 func (p *progress) done() {
-	p.total = max(p.done_, 1)
+	p.done_ = p.total
 	p.draw()
 	fmt.Fprintf(p.w, " sessions in %s\n", time.Since(p.start).Round(time.Millisecond))
 }

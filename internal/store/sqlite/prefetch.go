@@ -19,15 +19,42 @@ import (
 // since the prefetch changed. The store knows those from writtenLog, a
 // record of the keys each of the last generations wrote.
 
+// Keys is a batch's distinct keys in the order the table keeps them, and
+// their hashes: what writing the batch needs besides its stored rows,
+// made beforehand, off the writer's turn (PrepareKeys, Prefetch).
+type Keys struct {
+	n      int           // records in the batch, to catch a mix-up
+	keys   []session.Key // distinct, in the table's key order (compareKeys)
+	each   []uint64      // the hash of each of keys (writtenLog.hash)
+	hashes []uint64      // the same hashes, sorted
+}
+
+// PrepareKeys makes recs' Keys, for Bulk.Upsert.
+func (s *Store) PrepareKeys(recs []session.Record) *Keys {
+	k := &Keys{n: len(recs), keys: session.BatchKeys(recs)}
+	slices.SortFunc(k.keys, compareKeys)
+	k.each = make([]uint64, len(k.keys))
+	for i, key := range k.keys {
+		k.each[i] = s.written.hash(key)
+	}
+	k.hashes = slices.Clone(k.each)
+	slices.Sort(k.hashes)
+	return k
+}
+
+func (k *Keys) check(recs []session.Record) {
+	if k.n != len(recs) {
+		panic("sqlite: a batch written with another batch's Keys")
+	}
+}
+
 // Prefetched is the stored rows of one batch's sessions as one snapshot of
 // the store held them, and the generation of that snapshot. It is made by
 // Prefetch and used once, by UpsertPrefetched with the same records.
 type Prefetched struct {
-	gen    int64
-	n      int           // records in the batch, to catch a mix-up
-	keys   []session.Key // distinct, in the table's key order (compareKeys)
-	hashes []uint64      // of keys (writtenLog.hash), sorted
-	rows   map[session.Key]*session.Record
+	Keys
+	gen  int64
+	rows map[session.Key]*session.Record
 }
 
 // prefetchConns is how many batches Prefetch reads at once; the pool's
@@ -56,9 +83,7 @@ func (s *Store) Prefetch(ctx context.Context, recs []session.Record) (*Prefetche
 	// read: the generation and the rows below are of one state.
 	// What the write would otherwise do in the writer's turn is done
 	// here: the keys put in the order they are written in, and hashed.
-	p := &Prefetched{n: len(recs), keys: session.BatchKeys(recs)}
-	slices.SortFunc(p.keys, compareKeys)
-	p.hashes = s.written.hashKeys(p.keys)
+	p := &Prefetched{Keys: *s.PrepareKeys(recs)}
 	if err := tx.QueryRowContext(ctx, generationSQL).Scan(&p.gen); err != nil {
 		return nil, classify(s.path, fmt.Errorf("prefetch: read the generation: %w", err))
 	}
@@ -107,9 +132,7 @@ func (s *Store) stored(ctx context.Context, tx *sql.Tx, cur int64, recs []sessio
 	if p == nil {
 		return readExisting(ctx, tx, s.selectFull, session.BatchKeys(recs))
 	}
-	if p.n != len(recs) {
-		panic("sqlite: UpsertPrefetched with another batch's Prefetched")
-	}
+	p.check(recs)
 	stale, ok := s.written.since(p.gen, cur, p.keys, p.hashes)
 	if !ok {
 		return readExisting(ctx, tx, s.selectFull, p.keys)

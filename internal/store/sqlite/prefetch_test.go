@@ -14,6 +14,23 @@ import (
 	"github.com/tally-server/tally/internal/session"
 )
 
+// twoStores opens two empty stores, closed at the test's end, and a
+// random source whose seed the test logs.
+func twoStores(t *testing.T) (*rand.Rand, *Store, *Store) {
+	t.Helper()
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	var s [2]*Store
+	for i := range s {
+		var err error
+		if s[i], err = Open(context.Background(), t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s[i].Close() })
+	}
+	return rand.New(rand.NewSource(seed)), s[0], s[1]
+}
+
 // randomBatch is n records over a small key space (so that batches meet
 // each other's sessions), with updated_at often set, sometimes not.
 func randomBatch(rng *rand.Rand, n int) []session.Record {
@@ -68,19 +85,7 @@ func storedRows(t *testing.T, s *Store) []string {
 // log reaches, and prefetches across a failed commit's forgotten log.
 func TestPrefetchedUpsertAnswersAsUpsert(t *testing.T) {
 	ctx := context.Background()
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewSource(seed))
-	a, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	rng, a, b := twoStores(t)
 	serial := func(what string, recs []session.Record) string {
 		t.Helper()
 		changes, ignored, err := b.Upsert(ctx, recs)
@@ -207,4 +212,92 @@ func TestWrittenLogReach(t *testing.T) {
 	if _, ok := l.since(top-writtenLogEntries-1, top, all, hashes); ok {
 		t.Fatal("the log keeps more entries than its bound")
 	}
+}
+
+// TestBulkAnswersAsUpserts: batches written in one Bulk (over accounts
+// that had sessions before it and accounts that had none, meeting each
+// other's sessions, with the memory of written sessions full half way)
+// give the changes and ignored counts of the same batches upserted one by
+// one, and the same rows once committed; a rolled-back Bulk leaves the
+// rows and the generation as they were.
+func TestBulkAnswersAsUpserts(t *testing.T) {
+	ctx := context.Background()
+	rng, a, b := twoStores(t)
+	// Account 1 has sessions before the Bulk; account 2 gets its first
+	// ones in the Bulk, where batches also name accounts 3 and 4.
+	before := randomBatch(rng, 300)
+	for i := range before {
+		before[i].AccountID = pgtext.UUID{1}
+	}
+	for _, s := range []*Store{a, b} {
+		if _, _, err := s.Upsert(ctx, before); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch := func() []session.Record {
+		recs := randomBatch(rng, 1+rng.Intn(300))
+		for i := range recs {
+			recs[i].AccountID = pgtext.UUID{byte(1 + rng.Intn(4))}
+		}
+		return recs
+	}
+	rowsBefore, genBefore := storedRows(t, a), generation(t, a)
+	rolledBack, err := a.BeginBulk(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, _, err := rolledBack.Upsert(ctx, batch(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rolledBack.Rollback()
+	if !slices.Equal(storedRows(t, a), rowsBefore) || generation(t, a) != genBefore {
+		t.Fatal("a rolled-back Bulk changed the store")
+	}
+
+	bulk, err := a.BeginBulk(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bulk.maxTracked = 1000 // full half way: every session is read after that
+	for i := range 30 {
+		recs := batch()
+		keys := a.PrepareKeys(recs)
+		if i%3 == 0 {
+			keys = nil
+		}
+		changes, ignored, err := bulk.Upsert(ctx, recs, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantChanges, wantIgnored, err := b.Upsert(ctx, recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := changesString(changes, ignored), changesString(wantChanges, wantIgnored); got != want {
+			t.Fatalf("batch %d in the Bulk:\n%s\nwant (Upsert)\n%s", i, got, want)
+		}
+	}
+	if bulk.written != nil {
+		t.Fatal("the memory of written sessions never filled: the test misses the path that reads every session")
+	}
+	if err := bulk.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := storedRows(t, a), storedRows(t, b); !slices.Equal(got, want) {
+		t.Fatalf("stored rows differ after Commit: %d against %d", len(got), len(want))
+	}
+	if generation(t, a) != genBefore+1 {
+		t.Fatalf("generation %d after the Bulk, want %d", generation(t, a), genBefore+1)
+	}
+}
+
+func generation(t *testing.T, s *Store) int64 {
+	t.Helper()
+	g, err := s.Generation(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.Number
 }

@@ -71,6 +71,36 @@ func (s *Store) upsert(ctx context.Context, recs []session.Record, p *Prefetched
 	if err != nil {
 		return nil, 0, err
 	}
+	var k *Keys
+	if p != nil {
+		k = &p.Keys
+	}
+	changes, hashes, ignored, err := s.writeBatch(ctx, tx, current, recs, k, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(changes) > 0 {
+		if _, err := tx.StmtContext(ctx, s.bumpGen).ExecContext(ctx); err != nil {
+			return nil, 0, fmt.Errorf("upsert: raise the generation: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		s.written.forget()
+		return nil, 0, fmt.Errorf("upsert: commit: %w", err)
+	}
+	if len(changes) > 0 {
+		s.written.record(cur, hashes)
+	}
+	return changes, ignored, nil
+}
+
+// writeBatch writes recs in tx, current holding the stored rows of their
+// sessions (absent: new; p, when set, is the batch's Keys, whose sorted
+// keys and hashes it reuses): it applies the rule and writes each
+// session's final row. It returns the changes, the hashes of the keys
+// written when logged is set (for the written log) and the ignored count;
+// it neither raises the generation nor commits.
+func (s *Store) writeBatch(ctx context.Context, tx *sql.Tx, current map[session.Key]*session.Record, recs []session.Record, p *Keys, logged bool) ([]session.Change, []uint64, int, error) {
 	changes, order, ignored := session.Fold(current, recs)
 	// Written in key order, the rows land on neighbouring B-tree pages:
 	// fewer pages touched, split and written than in arrival order. A
@@ -87,30 +117,18 @@ func (s *Store) upsert(ctx context.Context, recs []session.Record, p *Prefetched
 		hashes = p.hashes
 	default:
 		slices.SortFunc(order, compareKeys)
-		if len(changes) > 0 {
+		if logged && len(changes) > 0 {
 			hashes = s.written.hashKeys(order)
 		}
 	}
 	for len(order) > 0 {
 		n := min(len(order), insertChunk)
 		if err := s.insertRows(ctx, tx, order[:n], current); err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 		order = order[n:]
 	}
-	if len(changes) > 0 {
-		if _, err := tx.StmtContext(ctx, s.bumpGen).ExecContext(ctx); err != nil {
-			return nil, 0, fmt.Errorf("upsert: raise the generation: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		s.written.forget()
-		return nil, 0, fmt.Errorf("upsert: commit: %w", err)
-	}
-	if len(changes) > 0 {
-		s.written.record(cur, hashes)
-	}
-	return changes, ignored, nil
+	return changes, hashes, ignored, nil
 }
 
 // Chunk sizes keep statements under SQLite's 32766 bound parameters.

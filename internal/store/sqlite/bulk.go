@@ -1,0 +1,141 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/session"
+)
+
+// Bulk is one transaction over many batches, for tally import: each
+// batch is written as Upsert writes it and seen by the batches after it,
+// and nothing is stored until Commit, which makes them all durable at
+// once (one fsync). Rollback, or a failure anywhere, leaves the store as
+// it was. While a Bulk is open it is the store's only writer: other
+// writes wait for it (busy_timeout), so it suits a process that owns the
+// data directory. Its changed pages wait in the write-ahead log until
+// Commit: it needs about as much free disk as the rows it writes.
+type Bulk struct {
+	s       *Store
+	tx      *sql.Tx
+	changed bool
+	done    bool
+
+	// A batch's stored rows are read only for sessions that may be
+	// stored: those of accounts that had sessions when the Bulk began,
+	// and those the Bulk wrote before (their key hashes, up to
+	// maxTracked of them; past that every session is read).
+	hadRows    map[pgtext.UUID]bool
+	written    map[uint64]struct{}
+	maxTracked int
+}
+
+// bulkTracked is how many written sessions a Bulk remembers (about
+// 16 bytes each): 4 M, 64 MiB.
+const bulkTracked = 4 << 20
+
+// BeginBulk starts a Bulk.
+func (s *Store) BeginBulk(ctx context.Context) (*Bulk, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, s.noteWrite(fmt.Errorf("bulk: begin: %w", err))
+	}
+	return &Bulk{s: s, tx: tx, hadRows: map[pgtext.UUID]bool{}, written: map[uint64]struct{}{}, maxTracked: bulkTracked}, nil
+}
+
+// stored reads the stored rows of the batch's sessions that may be
+// stored.
+func (b *Bulk) stored(ctx context.Context, keys *Keys) (map[session.Key]*session.Record, error) {
+	var read []session.Key
+	for i, k := range keys.keys {
+		had, seen := b.hadRows[k.Account]
+		if !seen {
+			var one int
+			err := b.tx.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE account_id = ? LIMIT 1`, k.Account[:]).Scan(&one)
+			switch {
+			case err == sql.ErrNoRows:
+			case err != nil:
+				return nil, fmt.Errorf("bulk: look for the account's sessions: %w", err)
+			default:
+				had = true
+			}
+			b.hadRows[k.Account] = had
+		}
+		if _, again := b.written[keys.each[i]]; had || again || b.written == nil {
+			read = append(read, k)
+		}
+	}
+	return readExisting(ctx, b.tx, b.s.selectFull, read)
+}
+
+// remember notes the keys a batch wrote.
+func (b *Bulk) remember(keys *Keys) {
+	if b.written == nil {
+		return
+	}
+	for _, h := range keys.each {
+		b.written[h] = struct{}{}
+	}
+	if len(b.written) > b.maxTracked {
+		b.written = nil // too many to remember: read every session from now on
+	}
+}
+
+// Upsert writes recs as Store.Upsert does, inside the Bulk; its result
+// is Store.Upsert's had the Bulk's earlier batches been committed. keys
+// are recs' (PrepareKeys, which may run beside the Bulk's writes), or nil
+// to make them here. After an error the Bulk is rolled back and every
+// later call fails.
+func (b *Bulk) Upsert(ctx context.Context, recs []session.Record, keys *Keys) ([]session.Change, int, error) {
+	if b.done {
+		return nil, 0, fmt.Errorf("bulk: upsert after the end of the transaction")
+	}
+	if keys == nil {
+		keys = b.s.PrepareKeys(recs)
+	}
+	keys.check(recs)
+	current, err := b.stored(ctx, keys)
+	if err == nil {
+		var changes []session.Change
+		var ignored int
+		if changes, _, ignored, err = b.s.writeBatch(ctx, b.tx, current, recs, keys, false); err == nil {
+			b.remember(keys)
+			b.changed = b.changed || len(changes) > 0
+			return changes, ignored, nil
+		}
+	}
+	b.Rollback()
+	return nil, 0, b.s.noteWrite(err)
+}
+
+// Commit stores every batch of the Bulk, durably when it returns nil.
+func (b *Bulk) Commit(ctx context.Context) error {
+	if b.done {
+		return fmt.Errorf("bulk: commit after the end of the transaction")
+	}
+	b.done = true
+	if b.changed {
+		if _, err := b.tx.StmtContext(ctx, b.s.bumpGen).ExecContext(ctx); err != nil {
+			b.tx.Rollback()
+			return b.s.noteWrite(fmt.Errorf("bulk: raise the generation: %w", err))
+		}
+	}
+	// Prefetches taken before the Bulk cannot be brought up to date by
+	// the written log, which does not hold the Bulk's keys.
+	b.s.written.forget()
+	if err := b.tx.Commit(); err != nil {
+		return b.s.noteWrite(fmt.Errorf("bulk: commit: %w", err))
+	}
+	return b.s.noteWrite(nil)
+}
+
+// Rollback ends the Bulk leaving the store as it was. It may be called
+// after Commit or another Rollback, which it leaves alone.
+func (b *Bulk) Rollback() {
+	if !b.done {
+		b.done = true
+		b.tx.Rollback()
+	}
+}
