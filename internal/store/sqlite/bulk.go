@@ -25,16 +25,17 @@ type Bulk struct {
 
 	// A batch's stored rows are read only for sessions that may be
 	// stored: those of accounts that had sessions when the Bulk began,
-	// and those the Bulk wrote before (their key hashes, up to
-	// maxTracked of them; past that every session is read).
+	// and those the Bulk may have written before (written, a Bloom
+	// filter of their key hashes, up to maxTracked of them; past that
+	// every session is read).
 	hadRows    map[pgtext.UUID]bool
-	written    map[uint64]struct{}
+	written    *keySet
 	maxTracked int
 }
 
-// bulkTracked is how many written sessions a Bulk remembers (about
-// 16 bytes each): 4 M, 64 MiB.
-const bulkTracked = 4 << 20
+// bulkTracked is how many written sessions a Bulk remembers, at about
+// 1.5 bytes each: 32 M, 48 MiB.
+const bulkTracked = 32 << 20
 
 // BeginBulk starts a Bulk.
 func (s *Store) BeginBulk(ctx context.Context) (*Bulk, error) {
@@ -42,7 +43,7 @@ func (s *Store) BeginBulk(ctx context.Context) (*Bulk, error) {
 	if err != nil {
 		return nil, s.noteWrite(fmt.Errorf("bulk: begin: %w", err))
 	}
-	return &Bulk{s: s, tx: tx, hadRows: map[pgtext.UUID]bool{}, written: map[uint64]struct{}{}, maxTracked: bulkTracked}, nil
+	return &Bulk{s: s, tx: tx, hadRows: map[pgtext.UUID]bool{}, written: &keySet{}, maxTracked: bulkTracked}, nil
 }
 
 // stored reads the stored rows of the batch's sessions that may be
@@ -63,7 +64,7 @@ func (b *Bulk) stored(ctx context.Context, keys *Keys) (map[session.Key]*session
 			}
 			b.hadRows[k.Account] = had
 		}
-		if _, again := b.written[keys.each[i]]; had || again || b.written == nil {
+		if had || b.written == nil || b.written.has(keys.each[i]) {
 			read = append(read, k)
 		}
 	}
@@ -76,9 +77,9 @@ func (b *Bulk) remember(keys *Keys) {
 		return
 	}
 	for _, h := range keys.each {
-		b.written[h] = struct{}{}
+		b.written.add(h)
 	}
-	if len(b.written) > b.maxTracked {
+	if b.written.n > b.maxTracked {
 		b.written = nil // too many to remember: read every session from now on
 	}
 }
@@ -138,4 +139,63 @@ func (b *Bulk) Rollback() {
 		b.done = true
 		b.tx.Rollback()
 	}
+}
+
+// keySet is a Bloom filter of 64-bit key hashes that grows: a layer
+// holds up to its capacity at 12 bits a key with 8 probes (about 0.3 %
+// false positives), and a full layer is followed by one twice its size.
+// has never misses an added hash; it says yes for others now and then.
+type keySet struct {
+	layers []bloomLayer
+	n      int // hashes added
+}
+
+type bloomLayer struct {
+	bits     []uint64
+	n, limit int
+}
+
+const (
+	bloomBitsPerKey = 12
+	bloomProbes     = 8
+	bloomFirst      = 1 << 16 // keys in the first layer
+)
+
+func (s *keySet) add(h uint64) {
+	if len(s.layers) == 0 || s.layers[len(s.layers)-1].n >= s.layers[len(s.layers)-1].limit {
+		limit := bloomFirst
+		if len(s.layers) > 0 {
+			limit = 2 * s.layers[len(s.layers)-1].limit
+		}
+		s.layers = append(s.layers, bloomLayer{bits: make([]uint64, limit*bloomBitsPerKey/64), limit: limit})
+	}
+	l := &s.layers[len(s.layers)-1]
+	m := uint64(len(l.bits) * 64)
+	h1, h2 := h&0xffffffff, h>>32|1
+	for i := range uint64(bloomProbes) {
+		b := (h1 + i*h2) % m
+		l.bits[b/64] |= 1 << (b % 64)
+	}
+	l.n++
+	s.n++
+}
+
+func (s *keySet) has(h uint64) bool {
+	h1, h2 := h&0xffffffff, h>>32|1
+	for li := range s.layers {
+		l := &s.layers[li]
+		m := uint64(len(l.bits) * 64)
+		all := true
+		for i := range uint64(bloomProbes) {
+			b := (h1 + i*h2) % m
+			if l.bits[b/64]&(1<<(b%64)) == 0 {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }

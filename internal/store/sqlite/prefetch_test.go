@@ -301,3 +301,32 @@ func generation(t *testing.T, s *Store) int64 {
 	}
 	return g.Number
 }
+
+// TestKeySetNeverMisses: every hash added to a keySet is found, through
+// several layers, and few others are.
+func TestKeySetNeverMisses(t *testing.T) {
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	var s keySet
+	added := make([]uint64, 3*bloomFirst+1234)
+	for i := range added {
+		added[i] = rng.Uint64()
+		s.add(added[i])
+	}
+	if len(s.layers) < 2 || s.n != len(added) {
+		t.Fatalf("%d layers, %d hashes", len(s.layers), s.n)
+	}
+	for _, h := range added {
+		if !s.has(h) {
+			t.Fatalf("%x was added and is not found", h)
+		}
+	}
+	false_ := 0
+	for range 100000 {
+		if s.has(rng.Uint64()) {
+			false_++
+		}
+	}
+	if false_ > 2000 {
+		t.Fatalf("%d of 100 000 hashes never added are found", false_)
+	}
+}
