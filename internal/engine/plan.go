@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"slices"
-
 	"github.com/tally-server/tally/internal/analytics"
 )
 
@@ -14,7 +12,14 @@ type filter struct {
 	tabs [numDims][]uint8
 	test [4]uint8
 	none bool // some filter matches nothing
+	// sel[d][:nsel[d]] are the codes tabs[d] marks, in order, when they
+	// are at most selMax (nsel[d] is 0 otherwise): a block summary then
+	// looks them up instead of reading all its pairs (blockCounts).
+	sel  [numDims][selMax]uint32
+	nsel [numDims]uint8
 }
+
+const selMax = 8
 
 // active lists the filter's column tables for the scan loop.
 func (f *filter) active(c *columns) (cols [numDims][]uint32, tabs [numDims][]uint8, n int) {
@@ -98,8 +103,25 @@ func (a *account) plan(q *analytics.IntervalQuery) filter {
 	for i := range numDims {
 		t := a.d.table(i, q)
 		f.tabs[i] = t
-		if t != nil && !slices.Contains(t, 1) {
+		if t == nil {
+			continue
+		}
+		n, found := 0, false
+		for code, on := range t {
+			if on != 1 {
+				continue
+			}
+			found = true
+			if n < selMax {
+				f.sel[i][n] = uint32(code)
+			}
+			n++
+		}
+		if !found {
 			f.none = true
+		}
+		if n <= selMax {
+			f.nsel[i] = uint8(n)
 		}
 	}
 	for fl := range f.test {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sort"
 
 	"github.com/tally-server/tally/internal/analytics"
@@ -123,6 +124,8 @@ func buildSummary(c *columns, sizes [numDims]int) *summary {
 				counts[key]++
 			}
 			if len(touched) <= maxBlockPairs {
+				// In key order, so that blockCounts can search a code.
+				slices.Sort(touched)
 				for _, key := range touched {
 					pairs = append(pairs, pair{code: key >> 2, flags: uint8(key & 3), n: counts[key]})
 				}
@@ -199,8 +202,30 @@ func (s *summary) blockCounts(b, d int, f *filter) (total, closed int64, ok bool
 	if s.skip[d][b] {
 		return 0, 0, false
 	}
+	ps := s.pairs[d][s.off[d][b]:s.off[d][b+1]]
+	if n := f.nsel[d]; n > 0 {
+		// A few codes: find each among the block's pairs, which are in
+		// (code, flags) order, rather than read them all.
+		for _, code := range f.sel[d][:n] {
+			i, j := 0, len(ps)
+			for i < j {
+				h := int(uint(i+j) >> 1)
+				if ps[h].code < code {
+					i = h + 1
+				} else {
+					j = h
+				}
+			}
+			for ; i < len(ps) && ps[i].code == code; i++ {
+				m := int64(f.test[ps[i].flags]) * int64(ps[i].n)
+				total += m
+				closed += m & -int64(ps[i].flags&flagClosed)
+			}
+		}
+		return total, closed, true
+	}
 	tab := f.tabs[d]
-	for _, p := range s.pairs[d][s.off[d][b]:s.off[d][b+1]] {
+	for _, p := range ps {
 		m := int64(f.test[p.flags]&tab[p.code]) * int64(p.n)
 		total += m
 		closed += m & -int64(p.flags&flagClosed)
