@@ -40,7 +40,8 @@ func TestCompactIdleUnderQueries(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	written := int64(0) // sessions applied, all inside the range
-	for range 2 {
+	// until runs f in a goroutine until stop is closed or f says false.
+	until := func(f func() bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -50,28 +51,25 @@ func TestCompactIdleUnderQueries(t *testing.T) {
 					return
 				default:
 				}
-				mu.Lock()
-				before := written
-				mu.Unlock()
-				if n := total(); n < before {
-					t.Errorf("a query counted %d sessions after %d were written", n, before)
+				if !f() {
 					return
 				}
 			}
 		}()
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				ix.CompactIdle(time.Now().Add(time.Hour), time.Minute, 1)
+	for range 2 {
+		until(func() bool {
+			mu.Lock()
+			before := written
+			mu.Unlock()
+			if n := total(); n < before {
+				t.Errorf("a query counted %d sessions after %d were written", n, before)
+				return false
 			}
-		}
-	}()
+			return true
+		})
+	}
+	until(func() bool { ix.CompactIdle(time.Now().Add(time.Hour), time.Minute, 1); return true })
 	for b := range 60 {
 		var changes []session.Change
 		for i := range 100 {
