@@ -41,6 +41,13 @@ type Config struct {
 	// Prepare, when set, runs on the opened store before the engine is
 	// built from it: tally demo writes its data set here.
 	Prepare func(ctx context.Context, store *sqlite.Store) error
+	// IdleCompaction is how long an account must go without writes
+	// before its deltas (IdleMinRows rows or more) are merged
+	// (engine.Index.CompactIdle, checked every tenth of it, at most every
+	// second): 0 means 2 s and 1 024 rows, negative never (tests that
+	// want the deltas kept).
+	IdleCompaction time.Duration
+	IdleMinRows    int
 }
 
 // Backend is the store and the engine as one backend. It answers the
@@ -120,30 +127,37 @@ func Open(ctx context.Context, cfg Config) (*Backend, error) {
 	debug.FreeOSMemory()
 	b.stopIdle = make(chan struct{})
 	b.idleDone = make(chan struct{})
-	go b.compactIdle()
+	idle, minRows := cfg.IdleCompaction, cfg.IdleMinRows
+	if idle == 0 {
+		idle, minRows = defaultIdle, defaultIdleMinRows
+	}
+	if idle > 0 {
+		go b.compactIdle(idle, max(minRows, 1))
+	} else {
+		close(b.idleDone)
+	}
 	return b, nil
 }
 
-// Accounts left alone by writes for idleFor, with at least idleMinRows
-// rows in deltas, are compacted (engine.Index.CompactIdle), checked every
-// idleEvery: after a burst of writes, queries soon run at the speed of a
-// freshly loaded engine, without a restart.
+// By default, accounts left alone by writes for 2 s, with at least 1 024
+// rows in deltas, are compacted (engine.Index.CompactIdle): after a burst
+// of writes, queries soon run at the speed of a freshly loaded engine,
+// without a restart.
 const (
-	idleEvery   = time.Second
-	idleFor     = 2 * time.Second
-	idleMinRows = 1024
+	defaultIdle        = 2 * time.Second
+	defaultIdleMinRows = 1024
 )
 
-func (b *Backend) compactIdle() {
+func (b *Backend) compactIdle(idle time.Duration, minRows int) {
 	defer close(b.idleDone)
-	t := time.NewTicker(idleEvery)
+	t := time.NewTicker(min(idle/10, time.Second))
 	defer t.Stop()
 	for {
 		select {
 		case <-b.stopIdle:
 			return
 		case now := <-t.C:
-			b.index.CompactIdle(now, idleFor, idleMinRows)
+			b.index.CompactIdle(now, idle, minRows)
 		}
 	}
 }

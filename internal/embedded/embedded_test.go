@@ -142,7 +142,7 @@ func TestQueryScripts(t *testing.T) {
 	for name, rows := range map[string]int{"deltas": 1 << 30, "compacting": 1} {
 		t.Run(name, func(t *testing.T) {
 			querytest.Run(t, func(t *testing.T) querytest.Backend {
-				b, err := Open(context.Background(), Config{Dir: t.TempDir(), Engine: engine.Config{CompactRows: rows}})
+				b, err := Open(context.Background(), Config{Dir: t.TempDir(), Engine: engine.Config{CompactRows: rows}, IdleCompaction: -1})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -215,5 +215,39 @@ func TestConcurrentIngestKeepsEngineAndStoreEqual(t *testing.T) {
 	defer b.Close()
 	if loaded := hourly(t, b); !equalCounts(live, loaded) || b.Sessions() != sessions {
 		t.Fatalf("the engine after concurrent writes (%d sessions):\n%v\nloaded from the store (%d sessions):\n%v", sessions, live, b.Sessions(), loaded)
+	}
+}
+
+// TestIdleAccountsAreCompacted: a backend merges an account's deltas once
+// it has had no write for its IdleCompaction, and answers the same
+// afterwards; with IdleCompaction negative it keeps them.
+func TestIdleAccountsAreCompacted(t *testing.T) {
+	ctx := context.Background()
+	for _, idle := range []time.Duration{50 * time.Millisecond, -1} {
+		b, err := Open(ctx, Config{Dir: t.TempDir(), IdleCompaction: idle, IdleMinRows: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := b.Ingest(ctx, batch("s", 300)); err != nil {
+			t.Fatal(err)
+		}
+		before := hourly(t, b)
+		if b.index.DeltaRows() == 0 {
+			t.Fatal("a fresh batch is not in the deltas")
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for b.index.DeltaRows() > 0 && time.Now().Before(deadline) && idle > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if idle < 0 {
+			time.Sleep(200 * time.Millisecond)
+		}
+		if left := b.index.DeltaRows(); (idle > 0) != (left == 0) {
+			t.Errorf("IdleCompaction %v: %d delta rows left", idle, left)
+		}
+		if after := hourly(t, b); !equalCounts(before, after) {
+			t.Errorf("IdleCompaction %v: counts changed from %v to %v", idle, before, after)
+		}
+		b.Close()
 	}
 }

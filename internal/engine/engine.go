@@ -81,12 +81,17 @@ func (ix *Index) account(id pgtext.UUID, create bool) *account {
 
 // Sessions returns the number of sessions held for all accounts.
 func (ix *Index) Sessions() int {
+	return ix.sum(func(a *account) int { return a.main.len() + len(a.added) - len(a.removed) })
+}
+
+// sum adds f over the accounts, each read under its lock.
+func (ix *Index) sum(f func(*account) int) int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	total := 0
 	for _, a := range ix.accounts {
 		a.mu.RLock()
-		total += a.main.len() + len(a.added) - len(a.removed)
+		total += f(a)
 		a.mu.RUnlock()
 	}
 	return total

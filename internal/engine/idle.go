@@ -46,3 +46,9 @@ func (ix *Index) CompactIdle(now time.Time, idle time.Duration, minRows int) int
 	}
 	return n
 }
+
+// DeltaRows is how many rows all accounts hold in deltas (added and
+// removed): what compaction would merge.
+func (ix *Index) DeltaRows() int {
+	return ix.sum(func(a *account) int { return len(a.added) + len(a.removed) })
+}

@@ -49,6 +49,9 @@ type Options struct {
 	// temporary one.
 	Dir         string
 	CompactRows int
+	// IdleCompaction is embedded.Config's; 0 turns it off here (the
+	// server's default is 2 s).
+	IdleCompaction time.Duration
 	// DatabaseURL, when set, selects the PostgreSQL backend.
 	DatabaseURL string
 	// Registry, when set, serves /metrics from it.
@@ -123,7 +126,13 @@ func Start(t testing.TB, o Options) *Server {
 		if s.Dir == "" {
 			s.Dir = t.TempDir()
 		}
-		b, err := embedded.Open(ctx, embedded.Config{Dir: s.Dir, Engine: engine.Config{CompactRows: o.CompactRows}})
+		// Idle compaction is off unless asked for: a test's engine keeps
+		// its deltas however long the test takes.
+		idle := o.IdleCompaction
+		if idle == 0 {
+			idle = -1
+		}
+		b, err := embedded.Open(ctx, embedded.Config{Dir: s.Dir, Engine: engine.Config{CompactRows: o.CompactRows}, IdleCompaction: idle, IdleMinRows: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
