@@ -11,6 +11,7 @@ import (
 
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/servertest"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 // TestDifferentialOnCitus is the differential test with Tally on a real
@@ -24,7 +25,7 @@ import (
 // PostgreSQL, and API keys, stored in a reference table, must work.
 func TestDifferentialOnCitus(t *testing.T) {
 	c := pgtest.StartCitus(t)
-	r := rand.New(rand.NewSource(servertest.Seed(t)))
+	r := rand.New(rand.NewSource(testseed.Seed(t)))
 	ctx := context.Background()
 	d := genDataset(r, 20000)
 

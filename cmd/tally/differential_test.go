@@ -14,6 +14,7 @@ import (
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/servertest"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 // The differential test: one generated data set loaded into Tally over
@@ -551,7 +552,7 @@ func connectNew(t *testing.T) *pgx.Conn {
 }
 
 func TestDifferentialAgainstReference(t *testing.T) {
-	r := rand.New(rand.NewSource(servertest.Seed(t)))
+	r := rand.New(rand.NewSource(testseed.Seed(t)))
 	ctx := context.Background()
 	dbConn := connectNew(t)
 

@@ -15,6 +15,7 @@ import (
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/servertest"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 // The differential test of SPEC 9.1 and 9.2: time zones and the flow
@@ -349,7 +350,7 @@ func zoneDuration(r *rand.Rand, start int64) int64 {
 }
 
 func TestDifferentialZonesAndFlowColumns(t *testing.T) {
-	seed := servertest.Seed(t)
+	seed := testseed.Seed(t)
 	r := rand.New(rand.NewSource(seed))
 	conn := connectNew(t)
 	// 2024-02-25 to 2024-11-11: New York and St. John's change on Mar 10

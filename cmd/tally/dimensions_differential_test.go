@@ -14,6 +14,7 @@ import (
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/servertest"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 // The differential test of session_dimension_counts: the generated data
@@ -188,7 +189,7 @@ func (q dimensionQuery) reference(t *testing.T, conn *pgx.Conn) (rows []dimensio
 }
 
 func TestDimensionCountsAgainstReference(t *testing.T) {
-	r := rand.New(rand.NewSource(servertest.Seed(t)))
+	r := rand.New(rand.NewSource(testseed.Seed(t)))
 	dbConn := connectNew(t)
 
 	d := genDataset(r, 15000)

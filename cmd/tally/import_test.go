@@ -8,13 +8,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tally-server/tally/internal/ingest"
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/servertest"
 	"github.com/tally-server/tally/internal/session"
 	"github.com/tally-server/tally/internal/store/sqlite"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 func TestImportNDJSONAndCSV(t *testing.T) {
@@ -60,7 +60,7 @@ func TestImportNDJSONAndCSV(t *testing.T) {
 func TestImportAnswersAsSerialUpserts(t *testing.T) {
 	ctx := t.Context()
 	dir := t.TempDir()
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	rng := rand.New(rand.NewSource(testseed.Seed(t)))
 	var file strings.Builder
 	for range 3*importBatch + 500 {
 		fmt.Fprintf(&file, `{"account_id":%q,"session_id":"s%d","start_time":"2024-01-%02dT10:00:00","channel":"c%d"`, acct, rng.Intn(6000), 1+rng.Intn(28), rng.Intn(3))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/servertest"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 // The differential test of Hasura's table arguments: random where,
@@ -262,7 +263,7 @@ const aggSQL = `SELECT count(*), count(DISTINCT open_sessions), count((open_sess
   var_pop(open_sessions)::float8, var_samp(closed_sessions)::float8, variance(open_sessions)::float8 FROM (%s) s`
 
 func TestDifferentialTableArguments(t *testing.T) {
-	r := rand.New(rand.NewSource(servertest.Seed(t)))
+	r := rand.New(rand.NewSource(testseed.Seed(t)))
 	db := connectNew(t)
 	d := genDataset(r, 8000)
 	tally := servertest.Start(t, servertest.Options{})

@@ -17,6 +17,7 @@ import (
 	"github.com/tally-server/tally/internal/querytest"
 	"github.com/tally-server/tally/internal/session"
 	"github.com/tally-server/tally/internal/store/sqlite"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 var account = pgtext.UUID{1}
@@ -172,8 +173,7 @@ func TestConcurrentIngestKeepsEngineAndStoreEqual(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	seed := testseed.Seed(t)
 	const clients, batches = 4, 12
 	errs := make(chan error, clients)
 	for c := range clients {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/tally-server/tally/internal/pgtest"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 func TestMain(m *testing.M) {
@@ -57,16 +58,6 @@ func connect(t *testing.T) *pgx.Conn {
 	return conn
 }
 
-func seed(t *testing.T) int64 {
-	t.Helper()
-	s := time.Now().UnixNano()
-	if v := os.Getenv("TALLY_SEED"); v != "" {
-		fmt.Sscan(v, &s)
-	}
-	t.Logf("seed %d (set TALLY_SEED to repeat)", s)
-	return s
-}
-
 // deviations are inputs where Tally knowingly differs from PostgreSQL; see
 // docs/semantics.md. Each returns true when the input is such a case.
 var deviations = map[string]func(kind, input string) bool{
@@ -90,7 +81,7 @@ func deviation(kind, in string) string {
 
 func TestIntervalMatchesPostgres(t *testing.T) {
 	conn := connect(t)
-	rng := rand.New(rand.NewSource(seed(t)))
+	rng := rand.New(rand.NewSource(testseed.Seed(t)))
 	inputs := append([]string{}, intervalSeeds...)
 	for len(inputs) < 6000 {
 		s := genInterval(rng)
@@ -151,7 +142,7 @@ func TestIntervalMatchesPostgres(t *testing.T) {
 
 func TestTimestampMatchesPostgres(t *testing.T) {
 	conn := connect(t)
-	rng := rand.New(rand.NewSource(seed(t)))
+	rng := rand.New(rand.NewSource(testseed.Seed(t)))
 	inputs := append([]string{}, timestampSeeds...)
 	valid := map[int]bool{}
 	for len(inputs) < 6000 {
@@ -209,7 +200,7 @@ func TestTimestampMatchesPostgres(t *testing.T) {
 
 func TestArraysMatchPostgres(t *testing.T) {
 	conn := connect(t)
-	rng := rand.New(rand.NewSource(seed(t)))
+	rng := rand.New(rand.NewSource(testseed.Seed(t)))
 	for _, typ := range []string{"uuid", "int", "text"} {
 		t.Run(typ, func(t *testing.T) {
 			var inputs []string
@@ -315,7 +306,7 @@ func showElems(es []*string) string {
 
 func TestAddIntervalMatchesPostgres(t *testing.T) {
 	conn := connect(t)
-	rng := rand.New(rand.NewSource(seed(t)))
+	rng := rand.New(rand.NewSource(testseed.Seed(t)))
 	const n = 5000
 	tss := make([]time.Time, n)
 	ivs := make([]pgtype.Interval, n)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 // The differential tests of this file compare Zone with PostgreSQL 15:
@@ -228,7 +230,7 @@ type zoneCases struct {
 }
 
 func newZoneCases(t *testing.T) *zoneCases {
-	c := &zoneCases{rng: rand.New(rand.NewSource(seed(t))), trans: map[string][]int64{}}
+	c := &zoneCases{rng: rand.New(rand.NewSource(testseed.Seed(t))), trans: map[string][]int64{}}
 	lo := mustCivil(zoneTestFrom, 1, 1) * MicrosPerDay
 	hi := mustCivil(zoneTestTo+1, 1, 1) * MicrosPerDay
 	for _, name := range diffZones {

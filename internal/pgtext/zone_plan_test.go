@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"os"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/tally-server/tally/internal/analytics"
 	"github.com/tally-server/tally/internal/pgtext"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 // TestUTCSeriesMatchesPlan checks that in UTC the zoned series is today's
@@ -18,12 +17,7 @@ import (
 // failures, over random ranges and every interval form. The zoned planner
 // can then serve time_zone null and "UTC" alike.
 func TestUTCSeriesMatchesPlan(t *testing.T) {
-	s := time.Now().UnixNano()
-	if v := os.Getenv("TALLY_SEED"); v != "" {
-		fmt.Sscan(v, &s)
-	}
-	t.Logf("seed %d (set TALLY_SEED to repeat)", s)
-	rng := rand.New(rand.NewSource(s))
+	rng := rand.New(rand.NewSource(testseed.Seed(t)))
 	forms := []string{"1 day", "24 hours", "1 hour", "15 minutes", "90 secs", "1 mon", "1 week", "1 year",
 		"1 mon 2 days 03:00", "1 day 01:00", "3 mons", "2 days", "00:00:00.5", "1 mon -29 days", "1 mon -30 days",
 		"-1 day", "0", "1 day -24 hours", "1 day -23 hours"}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 // The zone tests need the embedded zone database, which go generate makes
@@ -64,7 +66,7 @@ func zoneFileBytes(t testing.TB, name string) []byte {
 // (time.LoadLocationFromTZData), at every transition and around it, and
 // at random instants from 1800 to 2500.
 func TestZoneOffsetsMatchGoTime(t *testing.T) {
-	rng := rand.New(rand.NewSource(seed(t)))
+	rng := rand.New(rand.NewSource(testseed.Seed(t)))
 	lo, hi := mustCivil(1800, 1, 1)*86400, mustCivil(2500, 1, 1)*86400
 	for _, name := range ZoneNames() {
 		z := mustZone(t, name)
@@ -280,7 +282,7 @@ func TestZoneAddIntervalAcrossDST(t *testing.T) {
 // is the arithmetic of timestamps without time zone (AddInterval), within
 // the range where both are defined.
 func TestZoneUTCIsTimestampArithmetic(t *testing.T) {
-	rng := rand.New(rand.NewSource(seed(t)))
+	rng := rand.New(rand.NewSource(testseed.Seed(t)))
 	utc := UTC()
 	for i := 0; i < 20000; i++ {
 		at := MinTimestamp + rng.Int63n(MaxTimestamp-MinTimestamp)
@@ -490,7 +492,7 @@ func TestZoneDataMatchesToolchain(t *testing.T) {
 }
 
 func TestIntervalSignMatchesSign(t *testing.T) {
-	rng := rand.New(rand.NewSource(seed(t)))
+	rng := rand.New(rand.NewSource(testseed.Seed(t)))
 	edge := []int64{0, 1, -1, math.MaxInt64, math.MinInt64, MicrosPerDay, -MicrosPerDay, 106751991 * MicrosPerDay, -106751991 * MicrosPerDay}
 	for i := 0; i < 100000; i++ {
 		iv := Interval{Months: int32(rng.Intn(7) - 3), Days: int32(rng.Intn(7) - 3), Micros: edge[rng.Intn(len(edge))] + rng.Int63n(3) - 1}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/servertest"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 const countQuery = `{ r: open_closed_sessions_interval_counts_v2(args: {start_time: "2024-01-08", end_time: "2024-01-08"}) { open_sessions } }`
@@ -24,7 +25,7 @@ const countQuery = `{ r: open_closed_sessions_interval_counts_v2(args: {start_ti
 // write, unknown or revoked key is refused.
 func TestKeysIsolateAccounts(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{AdminSecret: "s3cret"})
-	r := rand.New(rand.NewSource(servertest.Seed(t)))
+	r := rand.New(rand.NewSource(testseed.Seed(t)))
 	const accounts = 6
 	type keyInfo struct {
 		servertest.CreatedKey

@@ -13,6 +13,7 @@ import (
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/servertest"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 // liveSubscriber records what one subscription received.
@@ -48,7 +49,7 @@ func TestLiveRandomSubscriptionsTwoReplicas(t *testing.T) {
 // on s, writes rounds random batches through writer and checks every
 // push against HTTP.
 func checkRandomLive(t *testing.T, s, writer *servertest.Server, conns, perConn, rounds int) {
-	r := rand.New(rand.NewSource(servertest.Seed(t)))
+	r := rand.New(rand.NewSource(testseed.Seed(t)))
 	accounts := make([]string, 4)
 	for i := range accounts {
 		var u pgtext.UUID

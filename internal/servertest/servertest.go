@@ -17,7 +17,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -347,18 +346,6 @@ func Compact(b []byte) []byte {
 	var buf bytes.Buffer
 	json.Compact(&buf, b)
 	return buf.Bytes()
-}
-
-// Seed is the seed of a random test: TALLY_SEED when set, else the time;
-// it is logged so that a failure can be replayed.
-func Seed(t testing.TB) int64 {
-	t.Helper()
-	s := time.Now().UnixNano()
-	if v := os.Getenv("TALLY_SEED"); v != "" {
-		fmt.Sscan(v, &s)
-	}
-	t.Logf("seed %d (set TALLY_SEED to repeat)", s)
-	return s
 }
 
 // CopyData copies the embedded store's data into a new temporary data

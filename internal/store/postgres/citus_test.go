@@ -13,6 +13,7 @@ import (
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/session"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 // TestCitus runs the write path's tests on a real Citus cluster (a
@@ -47,7 +48,7 @@ func TestCitus(t *testing.T) {
 	})
 	t.Run("concurrent overlapping batches", func(t *testing.T) {
 		fresh(t)
-		if failures, retries := runConcurrentLoad(t, c.URL, loadSeed(t)); failures != 0 || retries != 0 {
+		if failures, retries := runConcurrentLoad(t, c.URL, testseed.Seed(t)); failures != 0 || retries != 0 {
 			t.Errorf("%d of %d batches failed and %d retried, want 0 and 0", failures, loadBatches*loadRounds, retries)
 		}
 	})

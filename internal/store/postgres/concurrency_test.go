@@ -5,17 +5,16 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/tally-server/tally/internal/pgtest"
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/session"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 // The concurrency test of issue 10: 16 batches at once, 3 rounds, through
@@ -340,20 +339,9 @@ func normal(r session.Record) session.Record {
 // Writers take their locks in one order, so no batch fails and none even
 // meets a deadlock that the write path's retry would hide.
 func TestConcurrentOverlappingBatches(t *testing.T) {
-	if failures, retries := runConcurrentLoad(t, pgtest.NewDatabase(t), loadSeed(t)); failures != 0 || retries != 0 {
+	if failures, retries := runConcurrentLoad(t, pgtest.NewDatabase(t), testseed.Seed(t)); failures != 0 || retries != 0 {
 		t.Errorf("%d of %d batches failed and %d retried, want 0 and 0", failures, loadBatches*loadRounds, retries)
 	}
-}
-
-// loadSeed is the seed of the load: new each run, TALLY_SEED to repeat.
-func loadSeed(t *testing.T) int64 {
-	t.Helper()
-	s := time.Now().UnixNano()
-	if v := os.Getenv("TALLY_SEED"); v != "" {
-		fmt.Sscan(v, &s)
-	}
-	t.Logf("seed %d (set TALLY_SEED to repeat)", s)
-	return s
 }
 
 // runSequentialRule sends batches one after another, with few distinct

@@ -8,18 +8,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tally-server/tally/internal/pgtext"
 	"github.com/tally-server/tally/internal/session"
+	"github.com/tally-server/tally/internal/testseed"
 )
 
 // twoStores opens two empty stores, closed at the test's end, and a
 // random source whose seed the test logs.
 func twoStores(t *testing.T) (*rand.Rand, *Store, *Store) {
 	t.Helper()
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	seed := testseed.Seed(t)
 	var s [2]*Store
 	for i := range s {
 		var err error
@@ -305,7 +304,7 @@ func generation(t *testing.T, s *Store) int64 {
 // TestKeySetNeverMisses: every hash added to a keySet is found, through
 // several layers, and few others are.
 func TestKeySetNeverMisses(t *testing.T) {
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	rng := rand.New(rand.NewSource(testseed.Seed(t)))
 	var s keySet
 	added := make([]uint64, 3*bloomFirst+1234)
 	for i := range added {
