@@ -50,25 +50,35 @@ func (s *Store) BeginBulk(ctx context.Context) (*Bulk, error) {
 // stored.
 func (b *Bulk) stored(ctx context.Context, keys *Keys) (map[session.Key]*session.Record, error) {
 	var read []session.Key
+	var had bool
 	for i, k := range keys.keys {
-		had, seen := b.hadRows[k.Account]
-		if !seen {
-			var one int
-			err := b.tx.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE account_id = ? LIMIT 1`, k.Account[:]).Scan(&one)
-			switch {
-			case err == sql.ErrNoRows:
-			case err != nil:
-				return nil, fmt.Errorf("bulk: look for the account's sessions: %w", err)
-			default:
-				had = true
+		// The keys are in account order: look an account up once.
+		if i == 0 || k.Account != keys.keys[i-1].Account {
+			var err error
+			if had, err = b.accountHadRows(ctx, k.Account); err != nil {
+				return nil, err
 			}
-			b.hadRows[k.Account] = had
 		}
 		if had || b.written == nil || b.written.has(keys.each[i]) {
 			read = append(read, k)
 		}
 	}
 	return readExisting(ctx, b.tx, b.s.selectFull, read)
+}
+
+// accountHadRows reports whether account had sessions when the Bulk
+// began: asked of the store the first time, before the Bulk writes any.
+func (b *Bulk) accountHadRows(ctx context.Context, account pgtext.UUID) (bool, error) {
+	if had, seen := b.hadRows[account]; seen {
+		return had, nil
+	}
+	var one int
+	err := b.tx.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE account_id = ? LIMIT 1`, account[:]).Scan(&one)
+	if err != nil && err != sql.ErrNoRows {
+		return false, fmt.Errorf("bulk: look for the account's sessions: %w", err)
+	}
+	b.hadRows[account] = err == nil
+	return err == nil, nil
 }
 
 // remember notes the keys a batch wrote.
