@@ -113,7 +113,14 @@ func (p *arrayParser) parse() ([]*string, error) {
 			}
 		}
 	}
-	return p.elements(body)
+	n := 1
+	for _, d := range dims {
+		n *= int(d)
+	}
+	if len(dims) == 0 {
+		n = 0
+	}
+	return p.elements(body, n)
 }
 
 // count checks the structure as ArrayCount does and returns the length of
@@ -219,8 +226,16 @@ func (p *arrayParser) count(s string) ([]int64, error) {
 				}
 				state = stElemStarted
 				emptyArray = false
+				// The rest of a plain element changes nothing.
+				for i+1 < len(s) && !arraySpecial(s[i+1]) {
+					i++
+				}
 			} else if inQuotes {
 				emptyArray = false
+				// Nor does a quoted element's, up to a quote or backslash.
+				for i+1 < len(s) && s[i+1] != '"' && s[i+1] != '\\' {
+					i++
+				}
 			}
 		}
 		_ = itemDone
@@ -241,11 +256,18 @@ func (p *arrayParser) count(s string) ([]int64, error) {
 	return dims, nil
 }
 
-// elements extracts the element strings as ReadArrayStr does, once count
-// has accepted the structure: quotes and backslashes removed, unquoted
-// leading and trailing blanks trimmed, and an unquoted NULL read as null.
-func (p *arrayParser) elements(s string) ([]*string, error) {
-	var out []*string
+// elements extracts the n element strings as ReadArrayStr does, once
+// count has accepted the structure: quotes and backslashes removed,
+// unquoted leading and trailing blanks trimmed, and an unquoted NULL read
+// as null. An element without quotes or backslashes (a UUID, a channel)
+// is a substring of s; the others are copied.
+func (p *arrayParser) elements(s string, n int) ([]*string, error) {
+	out := make([]*string, 0, n)
+	vals := make([]string, 0, n) // out's strings, in one allocation
+	add := func(v string) {
+		vals = append(vals, v)
+		out = append(out, &vals[len(vals)-1])
+	}
 	var buf strings.Builder
 	inElem := false
 	quoted := false   // the element had a quote or escape: not NULL
@@ -253,6 +275,27 @@ func (p *arrayParser) elements(s string) ([]*string, error) {
 	lastLiteral := -1 // buf length after the last char that must not be trimmed
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if !inElem && !inQuotes && !isSpace(c) && !arraySpecial(c) {
+			// A plain element: up to the next delimiter, unless a quote,
+			// backslash or brace comes first (then byte by byte below).
+			j := i + 1
+			for j < len(s) && !arraySpecial(s[j]) {
+				j++
+			}
+			if j < len(s) && (s[j] == ',' || s[j] == '}') {
+				v := s[i:j]
+				for len(v) > 0 && isSpace(v[len(v)-1]) {
+					v = v[:len(v)-1]
+				}
+				if strings.EqualFold(v, "NULL") {
+					out = append(out, nil)
+				} else {
+					add(v)
+				}
+				i = j // the delimiter: nothing to do after an element
+				continue
+			}
+		}
 		switch {
 		case c == '\\':
 			i++
@@ -281,8 +324,7 @@ func (p *arrayParser) elements(s string) ([]*string, error) {
 				if !quoted && strings.EqualFold(v, "NULL") {
 					out = append(out, nil)
 				} else {
-					vv := v
-					out = append(out, &vv)
+					add(v)
 				}
 			}
 			buf.Reset()
@@ -297,6 +339,11 @@ func (p *arrayParser) elements(s string) ([]*string, error) {
 		}
 	}
 	return out, nil
+}
+
+// arraySpecial reports whether c ends or changes an unquoted element.
+func arraySpecial(c byte) bool {
+	return c == ',' || c == '}' || c == '{' || c == '"' || c == '\\'
 }
 
 // atoi32 reads a leading signed integer as C's atoi does on glibc (strtol
