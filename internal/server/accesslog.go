@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -80,7 +82,30 @@ func plain(s string) bool {
 }
 
 // appendMillis appends t as TextHandler writes a record's time: RFC 3339
-// in t's zone with exactly three digits of milliseconds, truncated.
+// in t's zone with exactly three digits of milliseconds, truncated. The
+// text of the last second is kept: the lines of one second differ only
+// in their milliseconds (formatting the whole time cost 0.7 µs a line).
 func appendMillis(b []byte, t time.Time) []byte {
-	return t.Round(0).Truncate(time.Millisecond).AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	sec, loc := t.Unix(), t.Location()
+	c := lastSecond.Load()
+	if c == nil || c.sec != sec || c.loc != loc {
+		text := t.Round(0).Truncate(time.Second).AppendFormat(nil, "2006-01-02T15:04:05.000Z07:00")
+		dot := bytes.LastIndex(text, []byte(".000"))
+		c = &secondText{sec: sec, loc: loc, prefix: text[:dot], zone: text[dot+4:]}
+		lastSecond.Store(c)
+	}
+	ms := t.Nanosecond() / int(time.Millisecond)
+	b = append(b, c.prefix...)
+	b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	return append(b, c.zone...)
 }
+
+// secondText is one second's time as appendMillis writes it, split
+// around the milliseconds.
+type secondText struct {
+	sec          int64
+	loc          *time.Location
+	prefix, zone []byte
+}
+
+var lastSecond atomic.Pointer[secondText]

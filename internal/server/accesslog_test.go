@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+	_ "time/tzdata" // Europe/Berlin on machines without a zone database
 )
 
 // slogAccessLine is what slog's TextHandler writes for the access log
@@ -58,6 +59,27 @@ func TestAccessLineIsTextHandlers(t *testing.T) {
 				if want := slogAccessLine(now, c.method, c.path, 200, 739, d, c.id); ok && got != want {
 					t.Fatalf("zone %d, duration %v:\n got %q\nwant %q", zi, d, got, want)
 				}
+			}
+		}
+	}
+}
+
+// TestAccessLineTimes: lines of the same second and of the next ones,
+// in turn in two zones, carry slog's times (appendMillis keeps the text
+// of the last second).
+func TestAccessLineTimes(t *testing.T) {
+	start := time.Date(2026, 3, 29, 0, 59, 58, 0, time.UTC)
+	cet, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for step := range 40 {
+		now := start.Add(time.Duration(step) * 137 * time.Millisecond)
+		for _, z := range []*time.Location{time.UTC, cet, cet, time.UTC} {
+			now := now.In(z)
+			got, _ := directAccessLine(now, "POST", "/v1/graphql", 200, 739, time.Millisecond, "")
+			if want := slogAccessLine(now, "POST", "/v1/graphql", 200, 739, time.Millisecond, ""); got != want {
+				t.Fatalf("step %d:\n got %q\nwant %q", step, got, want)
 			}
 		}
 	}
