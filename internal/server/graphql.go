@@ -72,7 +72,7 @@ func (s *Server) graphql(w http.ResponseWriter, r *http.Request) {
 	}
 	// The time limit covers every stage, writing the answer included;
 	// the client leaving cancels r's context, and so the work.
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.QueryTimeout)
+	ctx, cancel := withTimeout(r.Context(), s.cfg.QueryTimeout)
 	defer cancel()
 	s.writeGraphQL(ctx, w, r, s.exec.ExecuteBody(ctx, graphql.Caller{Account: p.Account}, buf.Bytes()))
 }

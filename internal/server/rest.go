@@ -99,7 +99,7 @@ func (e *restEndpoint) serve(w http.ResponseWriter, r *http.Request) {
 		e.s.restFailure(w, r, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), e.s.cfg.QueryTimeout)
+	ctx, cancel := withTimeout(r.Context(), e.s.cfg.QueryTimeout)
 	defer cancel()
 	t := &e.fn.Table
 	res, err := call.Run(ctx, e.s.cfg.REST.Source, account, analytics.AllColumns(len(t.Columns)))
