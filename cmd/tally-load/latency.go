@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,8 +63,13 @@ func runLatency(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	samples := fs.Int("samples", 2000, "requests timed one at a time per query and server")
 	clients := fs.Int("clients", 16, "concurrent clients of the throughput phase")
 	dur := fs.Duration("duration", 3*time.Second, "length of each throughput phase")
+	rounds := fs.Int("rounds", 6, "throughput phases alternate between the servers in this many rounds of duration/rounds each, so that a change in the machine's speed (other tenants) falls on both")
 	only := fs.String("queries", "", "comma-separated query names to run (default all: dashboard, year_weekly, year_daily_2ch_prod, quarter_hourly_2agents)")
 	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *rounds < 1 || *clients < 1 || *dur <= 0 {
+		fmt.Fprintln(stderr, "tally-load latency: --rounds, --clients and --duration must be positive")
 		return exitUsage
 	}
 	if err := t.start(ctx); err != nil {
@@ -129,13 +135,24 @@ func runLatency(ctx context.Context, args []string, stdout, stderr io.Writer) in
 				*s.l = append(*s.l, r.took)
 			}
 		}
-		tt := concurrent(ctx, t, ex, *clients, *dur, errs)
-		te := concurrent(ctx, et, ex, *clients, *dur, errs)
+		var tt, te phase
+		var shares []float64
+		for range *rounds {
+			rt := concurrent(ctx, t, ex, *clients, *dur/time.Duration(*rounds), errs)
+			re := concurrent(ctx, et, ex, *clients, *dur/time.Duration(*rounds), errs)
+			tt.add(rt)
+			te.add(re)
+			shares = append(shares, 100*rt.rate()/max(re.rate(), 1e-9))
+		}
+		sort.Float64s(shares)
 		fmt.Fprintf(stdout, "%s (request %d B, response %d B)\n", q.name, len(ex.Request), len(ex.Response))
 		fmt.Fprintf(stdout, "  1 client:    tally %s / %s   empty %s / %s   p50 ratio %.2f×\n",
 			ms(lt.pct(50)), ms(lt.pct(90)), ms(le.pct(50)), ms(le.pct(90)), float64(lt.pct(50))/float64(max(le.pct(50), 1)))
 		fmt.Fprintf(stdout, "  %d clients:  tally %.0f/s (%s / %s)   empty %.0f/s (%s / %s)   throughput %.0f%% of empty\n",
-			*clients, tt.rate, ms(tt.lat.pct(50)), ms(tt.lat.pct(90)), te.rate, ms(te.lat.pct(50)), ms(te.lat.pct(90)), 100*tt.rate/max(te.rate, 1e-9))
+			*clients, tt.rate(), ms(tt.lat.pct(50)), ms(tt.lat.pct(90)), te.rate(), ms(te.lat.pct(50)), ms(te.lat.pct(90)), 100*tt.rate()/max(te.rate(), 1e-9))
+		if *rounds > 1 {
+			fmt.Fprintf(stdout, "  share by round: %.0f–%.0f %%, median %.0f %%\n", shares[0], shares[len(shares)-1], shares[len(shares)/2])
+		}
 		if len(errs) > 0 {
 			failed = true
 			printErrs(stdout, "  errors", errs)
@@ -148,10 +165,20 @@ func runLatency(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	return exitOK
 }
 
-// phase is the outcome of a throughput phase.
+// phase is the outcome of throughput phases.
 type phase struct {
-	rate float64 // answers a second
+	done int64         // answers
+	took time.Duration // over this time
 	lat  latencies
+}
+
+// rate is the answers a second.
+func (p phase) rate() float64 { return float64(p.done) / max(p.took.Seconds(), 1e-9) }
+
+func (p *phase) add(q phase) {
+	p.done += q.done
+	p.took += q.took
+	p.lat = append(p.lat, q.lat...)
 }
 
 // concurrent keeps n clients sending ex's request to t for d.
@@ -192,7 +219,7 @@ func concurrent(ctx context.Context, t *target, ex exchange, n int, d time.Durat
 		}()
 	}
 	wg.Wait()
-	return phase{rate: float64(done.Load()) / time.Since(start).Seconds(), lat: all}
+	return phase{done: done.Load(), took: time.Since(start), lat: all}
 }
 
 // startEmptyServer runs this binary's empty-server command with the
