@@ -1,6 +1,7 @@
 package graphql
 
 import (
+	"bytes"
 	"encoding/json"
 	"sync"
 	"unicode/utf8"
@@ -236,6 +237,67 @@ func (c *textCache) decode(raw []byte, escapes bool) (string, bool) {
 	}
 	c.mu.Unlock()
 	return t, true
+}
+
+// bodyCache maps recent request bodies, as sent, to what fastRequest
+// decoded from them, so that a dashboard sending one request again and
+// again does not decode its variables every time (a dozen allocations:
+// names, values and the map). It holds at most maxBodies bodies of at
+// most maxBodyBytes bytes each, and starts again empty when full. What it
+// returns is shared between requests, and read-only: a request's
+// variables are never written (resolveVariables copies them to add
+// defaults). Safe for concurrent use.
+type bodyCache struct {
+	mu     sync.RWMutex
+	bodies map[string]*decodedBody
+}
+
+// decodedBody is a request fastRequest decoded.
+type decodedBody struct {
+	query     string
+	opName    *string
+	variables []byte
+	vars      map[string]any
+}
+
+const (
+	maxBodies    = 256
+	maxBodyBytes = 4 << 10
+)
+
+// get fills req with what fastRequest decoded from body earlier, and
+// reports whether it had it.
+func (c *bodyCache) get(body []byte, req *Request) bool {
+	if len(body) > maxBodyBytes {
+		return false
+	}
+	c.mu.RLock()
+	d := c.bodies[string(body)]
+	c.mu.RUnlock()
+	if d == nil {
+		return false
+	}
+	*req = Request{Query: &d.query, OperationName: d.opName, Variables: d.variables, vars: d.vars, decoded: true}
+	return true
+}
+
+// put keeps req, which fastRequest decoded from body (whose buffer the
+// caller may reuse).
+func (c *bodyCache) put(body []byte, req *Request) {
+	if len(body) > maxBodyBytes {
+		return
+	}
+	d := &decodedBody{query: *req.Query, variables: bytes.Clone(req.Variables), vars: req.vars}
+	if req.OperationName != nil {
+		name := *req.OperationName
+		d.opName = &name
+	}
+	c.mu.Lock()
+	if c.bodies == nil || len(c.bodies) >= maxBodies {
+		c.bodies = make(map[string]*decodedBody, maxBodies)
+	}
+	c.bodies[string(body)] = d
+	c.mu.Unlock()
 }
 
 // flatObject reads an object whose values are scalars, as decodeVariables

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand"
 	"reflect"
+	"strconv"
 	"testing"
 )
 
@@ -44,7 +45,53 @@ func checkFast(t *testing.T, body []byte) bool {
 		t.Fatalf("%q:\nfast %q %v %#v %s\nslow %q %v %#v %s", body, *fast.Query, fast.OperationName, fvars, fast.Variables,
 			*slow.Query, slow.OperationName, svars, slow.Variables)
 	}
+	// The body cache gives it back, once the body's buffer is reused.
+	if len(body) > maxBodyBytes {
+		return true
+	}
+	buf := append([]byte(nil), body...)
+	var again Request
+	again.vars, _ = fastRequest(buf, &again, testTexts)
+	again.decoded = true
+	testBodies.put(buf, &again)
+	for i := range buf {
+		buf[i] = 'x'
+	}
+	var cached Request
+	if !testBodies.get(body, &cached) {
+		t.Fatalf("%q: not in the body cache after put", body)
+	}
+	if *cached.Query != *slow.Query || !reflect.DeepEqual(cached.OperationName, slow.OperationName) ||
+		!reflect.DeepEqual(cached.vars, svars) || !cached.decoded || string(cached.Variables) != string(slow.Variables) {
+		t.Fatalf("%q from the body cache:\n%q %v %#v %s", body, *cached.Query, cached.OperationName, cached.vars, cached.Variables)
+	}
 	return true
+}
+
+// testBodies is shared by every test, and so fills and starts again.
+var testBodies = &bodyCache{}
+
+// TestBodyCacheBounded: the body cache keeps at most maxBodies bodies of
+// at most maxBodyBytes bytes.
+func TestBodyCacheBounded(t *testing.T) {
+	var c bodyCache
+	q := "{ a }"
+	for i := range 3 * maxBodies {
+		body := []byte(`{"query":"{ a }","variables":{"i":` + strconv.Itoa(i) + `}}`)
+		c.put(body, &Request{Query: &q, vars: map[string]any{"i": json.Number(strconv.Itoa(i))}})
+		if len(c.bodies) > maxBodies {
+			t.Fatalf("%d bodies kept", len(c.bodies))
+		}
+		var r Request
+		if !c.get(body, &r) || r.vars["i"] != json.Number(strconv.Itoa(i)) {
+			t.Fatalf("body %d not kept or kept wrong: %v", i, r.vars)
+		}
+	}
+	long := append([]byte(`{"query":"`), make([]byte, maxBodyBytes)...)
+	c.put(long, &Request{Query: &q})
+	if c.get(long, new(Request)) {
+		t.Fatal("a body over maxBodyBytes was kept")
+	}
 }
 
 func TestFastRequestAcceptsCommonBodies(t *testing.T) {

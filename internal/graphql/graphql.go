@@ -104,6 +104,7 @@ type Executor struct {
 	intro     *introSchema
 	cache     *docCache
 	texts     textCache // query texts as sent → decoded (fastbody.go)
+	bodies    bodyCache // request bodies as sent → decoded (fastbody.go)
 	src       analytics.Source
 }
 
@@ -190,8 +191,12 @@ func (e *Executor) ExecuteBody(ctx context.Context, caller Caller, body []byte) 
 		return resp
 	}
 	var req Request
+	if e.bodies.get(body, &req) {
+		return resp.single(e.execute(r, &req))
+	}
 	if vars, ok := fastRequest(body, &req, &e.texts); ok {
 		req.vars, req.decoded = vars, true
+		e.bodies.put(body, &req)
 		return resp.single(e.execute(r, &req))
 	}
 	req = Request{}
