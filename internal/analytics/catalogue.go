@@ -185,7 +185,10 @@ type Result struct {
 
 // Call is a function call whose arguments are parsed and planned; Run asks
 // a Source for the answer. used names the columns the caller will read:
-// Run computes at least those.
+// Run computes at least those. Run does not change the call, which may be
+// run again, and by several goroutines at once (the GraphQL transport
+// keeps the calls of recent request bodies); its results may share the
+// call's memory, which neither may change.
 type Call interface {
 	Run(ctx context.Context, src Source, account pgtext.UUID, used ColumnSet) (*Result, error)
 }

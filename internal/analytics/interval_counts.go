@@ -122,9 +122,12 @@ type intervalResult struct {
 // open_sessions, closed_sessions, and open_at_end and closed_in_interval
 // when used names either (otherwise their Cells are empty and the Source
 // is not asked for them). An account with no sessions gets zeros. The
-// result shares q.Bounds and q.Walls: Run is q's last use.
+// result shares q.Bounds and q.Walls; q is not changed (Call): the
+// Source is given a copy with Columns set to used.
 func (q *IntervalQuery) Run(ctx context.Context, src Source, account pgtext.UUID, used ColumnSet) (*Result, error) {
-	q.Columns = used
+	qc := *q
+	qc.Columns = used
+	q = &qc
 	n := len(q.Bounds) - 1
 	counts, err := src.Count(ctx, account, q, make([]Counts, n))
 	if err != nil {
@@ -139,7 +142,7 @@ func (q *IntervalQuery) Run(ctx context.Context, src Source, account pgtext.UUID
 	if q.Walls != nil {
 		r.cols[ColPerInterval].Ints = q.Walls[:n:n]
 	} else {
-		r.cols[ColPerInterval].Ints = q.Bounds[:n:n] // the buckets' starts; q is not used again
+		r.cols[ColPerInterval].Ints = q.Bounds[:n:n] // the buckets' starts, shared
 	}
 	r.cols[ColOpenSessions].Ints = ints[:n:n]
 	r.cols[ColClosedSessions].Ints = ints[n : 2*n : 2*n]

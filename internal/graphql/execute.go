@@ -154,8 +154,9 @@ func mergedSelection(fields []*ast.Field) ast.SelectionSet {
 
 // execution is the state of one operation's run.
 type execution struct {
-	e *Executor
-	r *run
+	e    *Executor
+	r    *run
+	body *decodedBody // the body cache's entry, or nil
 	collector
 }
 
@@ -261,6 +262,17 @@ func (x *execution) function(f *ast.Field, sel ast.SelectionSet, rf rootField) (
 // prepare parses the field's args object into a planned call, within the
 // buckets the request has left.
 func (x *execution) prepare(f *ast.Field, fn *analytics.Function, argsAt *path) (analytics.Call, error) {
+	lim := x.e.cfg.Limits
+	left := x.e.cfg.MaxRequestBuckets - x.r.buckets
+	byRequest := left < lim.MaxBuckets
+	if byRequest {
+		lim.MaxBuckets = left
+	}
+	if call := x.body.call(f, lim); call != nil {
+		// The same field of the same body, within the same limits,
+		// prepared before without error: the checks below passed then.
+		return call, nil
+	}
 	at := argsAt.child("args")
 	raw := fieldArg(f, "args", x.vars)
 	args, ok := raw.(*object)
@@ -273,14 +285,8 @@ func (x *execution) prepare(f *ast.Field, fn *analytics.Function, argsAt *path) 
 			return nil, newError(CodeValidationFailed, &argAt, fmt.Sprintf("field '%s' not found in type: '%s'", name, fn.Name+"_args"))
 		}
 	}
-	lim := x.e.cfg.Limits
-	left := x.e.cfg.MaxRequestBuckets - x.r.buckets
-	byRequest := left < lim.MaxBuckets
-	if byRequest {
-		if left <= 0 {
-			return nil, x.requestBucketsError(&at)
-		}
-		lim.MaxBuckets = left
+	if byRequest && left <= 0 {
+		return nil, x.requestBucketsError(&at)
 	}
 	call, err := fn.Prepare(analytics.Args{Names: args.names, Values: args.values}, lim)
 	if err != nil {
@@ -294,6 +300,7 @@ func (x *execution) prepare(f *ast.Field, fn *analytics.Function, argsAt *path) 
 		}
 		return nil, err
 	}
+	x.body.keepCall(f, lim, call)
 	return call, nil
 }
 

@@ -252,12 +252,15 @@ type bodyCache struct {
 	bodies map[string]*decodedBody
 }
 
-// decodedBody is a request fastRequest decoded.
+// decodedBody is a request fastRequest decoded, and what executing it
+// found that the next request with the same body can use (memo.go).
 type decodedBody struct {
 	query     string
 	opName    *string
 	variables []byte
 	vars      map[string]any
+
+	memo bodyMemo
 }
 
 const (
@@ -277,12 +280,12 @@ func (c *bodyCache) get(body []byte, req *Request) bool {
 	if d == nil {
 		return false
 	}
-	*req = Request{Query: &d.query, OperationName: d.opName, Variables: d.variables, vars: d.vars, decoded: true}
+	*req = Request{Query: &d.query, OperationName: d.opName, Variables: d.variables, vars: d.vars, decoded: true, body: d}
 	return true
 }
 
 // put keeps req, which fastRequest decoded from body (whose buffer the
-// caller may reuse).
+// caller may reuse), and gives req its entry.
 func (c *bodyCache) put(body []byte, req *Request) {
 	if len(body) > maxBodyBytes {
 		return
@@ -298,6 +301,7 @@ func (c *bodyCache) put(body []byte, req *Request) {
 	}
 	c.bodies[string(body)] = d
 	c.mu.Unlock()
+	req.body = d
 }
 
 // flatObject reads an object whose values are scalars, as decodeVariables

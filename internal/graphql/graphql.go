@@ -149,6 +149,8 @@ type Request struct {
 	// vars are the Variables decoded, when decoded is set (fastRequest).
 	vars    map[string]any
 	decoded bool
+	// body is the body cache's entry for the request, or nil.
+	body *decodedBody
 }
 
 // run is the execution of one request body: its context, when it began,
@@ -317,6 +319,9 @@ func (e *Executor) execute(r *run, req *Request) Result {
 // operation selected, its checks, variables resolved. The Operation
 // holds the caller of r.
 func (e *Executor) operation(r *run, req *Request) (*Operation, *Error) {
+	if o := req.body.operation(); o != nil {
+		return &Operation{e: e, caller: r.caller, p: o.p, op: o.op, uses: o.uses, vars: o.vars, body: req.body}, nil
+	}
 	vars := req.vars
 	if !req.decoded && len(req.Variables) > 0 && string(req.Variables) != "null" {
 		// Each level takes two brackets: short variables need no scan.
@@ -352,12 +357,13 @@ func (e *Executor) operation(r *run, req *Request) (*Operation, *Error) {
 	if c.late != nil {
 		return nil, c.late
 	}
-	return &Operation{e: e, caller: r.caller, p: p, op: op, uses: c.uses, vars: vars}, nil
+	req.body.keepOperation(&opMemo{p: p, op: op, uses: c.uses, vars: vars})
+	return &Operation{e: e, caller: r.caller, p: p, op: op, uses: c.uses, vars: vars, body: req.body}, nil
 }
 
 // execute runs the operation's root fields within r.
 func (o *Operation) execute(r *run) Result {
-	x := execution{e: o.e, r: r, collector: collector{doc: o.p.doc, frags: o.p.frags, vars: o.vars}}
+	x := execution{e: o.e, r: r, body: o.body, collector: collector{doc: o.p.doc, frags: o.p.frags, vars: o.vars}}
 	var (
 		data node
 		err  error

@@ -30,6 +30,7 @@ type Operation struct {
 	uses   []varUse
 	vars   map[string]any
 	until  int64
+	body   *decodedBody // the body cache's entry, or nil
 }
 
 // PrepareOperation checks req for caller within ctx (--query-timeout

@@ -1,0 +1,99 @@
+package graphql
+
+import (
+	"sync"
+
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/tally-server/tally/internal/analytics"
+)
+
+// What executing a request body found that does not depend on the
+// caller or the data, kept in its body cache entry (bodyCache) for the
+// next request with the same bytes: the operation once its checks have
+// passed, and the planned calls of its root fields. Only successes are
+// kept, so a request that is refused, or cut short by its time limit, is
+// checked again in full. A nil *bodyMemo's methods find nothing and keep
+// nothing.
+
+// bodyMemo is a body's memo; safe for concurrent use.
+type bodyMemo struct {
+	mu    sync.Mutex
+	op    *opMemo
+	calls []callMemo
+}
+
+// opMemo is an operation that passed its checks (Executor.operation).
+type opMemo struct {
+	p    *prepared
+	op   *ast.OperationDefinition
+	uses []varUse
+	vars map[string]any
+}
+
+// callMemo is a root field's planned call within lim.
+type callMemo struct {
+	field *ast.Field
+	lim   analytics.Limits
+	call  analytics.Call
+}
+
+const (
+	// maxMemoCalls bounds the calls kept per body: a request of many
+	// aliases keeps its first ones.
+	maxMemoCalls = 8
+	// maxMemoDocCost bounds the parsed document a body's memo keeps alive
+	// (prepared.cost), which the document cache no longer counts once it
+	// lets the document go: 256 bodies hold at most 8 MiB of documents.
+	maxMemoDocCost = 32 << 10
+)
+
+func (d *decodedBody) operation() *opMemo {
+	if d == nil {
+		return nil
+	}
+	d.memo.mu.Lock()
+	defer d.memo.mu.Unlock()
+	return d.memo.op
+}
+
+func (d *decodedBody) keepOperation(o *opMemo) {
+	if d == nil || o.p.cost > maxMemoDocCost {
+		return
+	}
+	d.memo.mu.Lock()
+	defer d.memo.mu.Unlock()
+	if d.memo.op == nil {
+		d.memo.op = o
+	}
+}
+
+// call is the call kept for field f within lim, or nil.
+func (d *decodedBody) call(f *ast.Field, lim analytics.Limits) analytics.Call {
+	if d == nil {
+		return nil
+	}
+	d.memo.mu.Lock()
+	defer d.memo.mu.Unlock()
+	for _, c := range d.memo.calls {
+		if c.field == f && c.lim == lim {
+			return c.call
+		}
+	}
+	return nil
+}
+
+// keepCall keeps the call planned for field f within lim. f belongs to
+// the document of the kept operation, or to one parsed again since: its
+// calls are then never found, and only take room.
+func (d *decodedBody) keepCall(f *ast.Field, lim analytics.Limits, call analytics.Call) {
+	if d == nil {
+		return
+	}
+	d.memo.mu.Lock()
+	defer d.memo.mu.Unlock()
+	if d.memo.op == nil || len(d.memo.calls) >= maxMemoCalls {
+		return
+	}
+	d.memo.calls = append(d.memo.calls, callMemo{field: f, lim: lim, call: call})
+}
