@@ -312,6 +312,11 @@ func TestDeadlockWithAnotherWriterIsRetried(t *testing.T) {
 		// The other writer locks b; the batch locks a and waits for b;
 		// the other writer asks for a.
 		other, tx := holdRow(t, url, "b")
+		// PostgreSQL aborts the waiter whose deadlock_timeout runs out
+		// first: make it the batch's, whatever the scheduling.
+		if _, err := tx.Exec(ctx, `SET LOCAL deadlock_timeout = '30s'`); err != nil {
+			t.Fatal(err)
+		}
 		done := make(chan error, 1)
 		go func() {
 			if _, err := waitForLockWait(monitor, ""); err != nil {
