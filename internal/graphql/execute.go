@@ -259,9 +259,18 @@ func (x *execution) function(f *ast.Field, sel ast.SelectionSet, rf rootField) (
 	return n, nil
 }
 
+// plannedCall is a root field's planned call, and what keeping it in the
+// body's memo takes (run keeps it once it has run).
+type plannedCall struct {
+	call  analytics.Call
+	field *ast.Field
+	lim   analytics.Limits
+	kept  bool // it came from the memo
+}
+
 // prepare parses the field's args object into a planned call, within the
 // buckets the request has left.
-func (x *execution) prepare(f *ast.Field, fn *analytics.Function, argsAt *path) (analytics.Call, error) {
+func (x *execution) prepare(f *ast.Field, fn *analytics.Function, argsAt *path) (plannedCall, error) {
 	lim := x.e.cfg.Limits
 	left := x.e.cfg.MaxRequestBuckets - x.r.buckets
 	byRequest := left < lim.MaxBuckets
@@ -270,23 +279,24 @@ func (x *execution) prepare(f *ast.Field, fn *analytics.Function, argsAt *path) 
 	}
 	if call := x.body.call(f, lim); call != nil {
 		// The same field of the same body, within the same limits,
-		// prepared before without error: the checks below passed then.
-		return call, nil
+		// prepared and run before without error: the checks below
+		// passed then.
+		return plannedCall{call: call, kept: true}, nil
 	}
 	at := argsAt.child("args")
 	raw := fieldArg(f, "args", x.vars)
 	args, ok := raw.(*object)
 	if !ok {
-		return nil, newError(CodeValidationFailed, &at, fmt.Sprintf("expected an object for type '%s', but found %s", fn.Name+"_args", jsonKindOf(raw)))
+		return plannedCall{}, newError(CodeValidationFailed, &at, fmt.Sprintf("expected an object for type '%s', but found %s", fn.Name+"_args", jsonKindOf(raw)))
 	}
 	for _, name := range args.names {
 		if fn.Arg(name) == nil {
 			argAt := at.child(name)
-			return nil, newError(CodeValidationFailed, &argAt, fmt.Sprintf("field '%s' not found in type: '%s'", name, fn.Name+"_args"))
+			return plannedCall{}, newError(CodeValidationFailed, &argAt, fmt.Sprintf("field '%s' not found in type: '%s'", name, fn.Name+"_args"))
 		}
 	}
 	if byRequest && left <= 0 {
-		return nil, x.requestBucketsError(&at)
+		return plannedCall{}, x.requestBucketsError(&at)
 	}
 	call, err := fn.Prepare(analytics.Args{Names: args.names, Values: args.values}, lim)
 	if err != nil {
@@ -294,14 +304,13 @@ func (x *execution) prepare(f *ast.Field, fn *analytics.Function, argsAt *path) 
 		if errors.As(err, &ae) {
 			argAt := at.child(ae.Arg)
 			if ae.Kind == analytics.KindLimit && byRequest {
-				return nil, x.requestBucketsError(&argAt)
+				return plannedCall{}, x.requestBucketsError(&argAt)
 			}
-			return nil, newError(argErrorCode(ae.Kind), &argAt, ae.Reason)
+			return plannedCall{}, newError(argErrorCode(ae.Kind), &argAt, ae.Reason)
 		}
-		return nil, err
+		return plannedCall{}, err
 	}
-	x.body.keepCall(f, lim, call)
-	return call, nil
+	return plannedCall{call: call, field: f, lim: lim}, nil
 }
 
 // requestBucketsError is a root field asking for more buckets than the
@@ -312,10 +321,11 @@ func (x *execution) requestBucketsError(at *path) *Error {
 		max, x.r.buckets, max-min(x.r.buckets, max), max, flagMaxRequestBuckets))
 }
 
-// run asks the Source through call and checks that the result has the
-// table's shape, so that rendering cannot read past it.
-func (x *execution) run(call analytics.Call, t *tableInfo, used analytics.ColumnSet) (*analytics.Result, error) {
-	res, err := call.Run(x.r.ctx, x.e.src, x.r.caller.Account.UUID, used)
+// run asks the Source through pc and checks that the result has the
+// table's shape, so that rendering cannot read past it; then the body's
+// memo may keep pc.
+func (x *execution) run(pc plannedCall, t *tableInfo, used analytics.ColumnSet) (*analytics.Result, error) {
+	res, err := pc.call.Run(x.r.ctx, x.e.src, x.r.caller.Account.UUID, used)
 	if err != nil {
 		return nil, err
 	}
@@ -337,6 +347,9 @@ func (x *execution) run(call analytics.Call, t *tableInfo, used analytics.Column
 		if n != res.Len || (cells.Null != nil && len(cells.Null) != res.Len) {
 			return nil, fmt.Errorf("function %s returned %d values of column %s for %d rows", t.Name, n, col.Name, res.Len)
 		}
+	}
+	if !pc.kept {
+		x.body.keepCall(pc.field, pc.lim, pc.call, res.Len)
 	}
 	return res, nil
 }

@@ -155,3 +155,32 @@ func mustTimestamp(t *testing.T, s string) int64 {
 	}
 	return ts
 }
+
+// TestMemoBounded: a body keeps the calls of at most maxMemoBuckets rows,
+// and the calls it does not keep are answered as before.
+func TestMemoBounded(t *testing.T) {
+	e := newExec(t)
+	e.cfg.Limits.MaxBuckets = 10_000
+	e.cfg.MaxRequestBuckets = 100_000
+	field := func(alias string) string {
+		return alias + `: open_closed_sessions_interval_counts_v2(args: {start_time: "2024-01-01", end_time: "2024-01-25 23:00", interval_span: "1 hour", time_zone: "America/New_York"}) { per_interval }`
+	}
+	body, err := json.Marshal(map[string]any{"query": "{ " + field("a") + " " + field("b") + " " + field("c") + " }"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var answers []string
+	for range 3 {
+		answers = append(answers, string(e.ExecuteBody(context.Background(), caller, append([]byte(nil), body...)).AppendJSON(nil)))
+	}
+	if answers[0] != answers[1] || answers[1] != answers[2] || len(answers[0]) < 3*600*30 {
+		t.Fatalf("answers differ or are short: %d, %d, %d bytes", len(answers[0]), len(answers[1]), len(answers[2]))
+	}
+	d := e.bodies.bodies[string(body)]
+	if d == nil || d.memo.op == nil {
+		t.Fatal("the body's operation was not kept")
+	}
+	if len(d.memo.calls) != 1 || d.memo.buckets > maxMemoBuckets {
+		t.Fatalf("%d calls of %d rows kept; want the first alone (600 rows), at most %d", len(d.memo.calls), d.memo.buckets, maxMemoBuckets)
+	}
+}

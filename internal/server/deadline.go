@@ -19,9 +19,12 @@ import (
 // called (context.Canceled), and then stays that first error; Done is
 // closed by then, and AfterFunc's functions run in their own goroutines.
 // Once Done was called, the timer closes it at the deadline by itself.
-// Deadline is the earlier of parent's and now+d. Value is parent's; so is
-// context.Cause, the one difference (a cause is only set by cancel
-// functions of the context package).
+// Deadline is the earlier of parent's and now+d. Value is parent's, and
+// context.Cause gives Err's error. The one difference: until Done is
+// called nothing watches, so when both the deadline has passed and the
+// parent has ended by the first Err, Err reports the parent's error
+// whichever came first (a client that left after its query's time ran
+// out is logged as gone rather than timed out).
 func withTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	c := &deadlineContext{Context: parent, deadline: time.Now().Add(d)}
 	if pd, ok := parent.Deadline(); ok && pd.Before(c.deadline) {
