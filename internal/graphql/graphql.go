@@ -319,8 +319,8 @@ func (e *Executor) execute(r *run, req *Request) Result {
 // operation selected, its checks, variables resolved. The Operation
 // holds the caller of r.
 func (e *Executor) operation(r *run, req *Request) (*Operation, *Error) {
-	if o := req.body.operation(); o != nil {
-		return &Operation{e: e, caller: r.caller, p: o.p, op: o.op, uses: o.uses, vars: o.vars, body: req.body}, nil
+	if o := req.body.operation(r.caller); o != nil {
+		return o, nil
 	}
 	vars := req.vars
 	if !req.decoded && len(req.Variables) > 0 && string(req.Variables) != "null" {
@@ -357,8 +357,9 @@ func (e *Executor) operation(r *run, req *Request) (*Operation, *Error) {
 	if c.late != nil {
 		return nil, c.late
 	}
-	req.body.keepOperation(&opMemo{p: p, op: op, uses: c.uses, vars: vars})
-	return &Operation{e: e, caller: r.caller, p: p, op: op, uses: c.uses, vars: vars, body: req.body}, nil
+	o := &Operation{e: e, caller: r.caller, p: p, op: op, uses: c.uses, vars: vars, body: req.body}
+	req.body.keepOperation(o)
+	return o, nil
 }
 
 // execute runs the operation's root fields within r.

@@ -19,17 +19,9 @@ import (
 // bodyMemo is a body's memo; safe for concurrent use.
 type bodyMemo struct {
 	mu      sync.Mutex
-	op      *opMemo
+	op      *Operation // passed its checks (Executor.operation); no caller
 	calls   []callMemo
 	buckets int // the rows the kept calls' results had
-}
-
-// opMemo is an operation that passed its checks (Executor.operation).
-type opMemo struct {
-	p    *prepared
-	op   *ast.OperationDefinition
-	uses []varUse
-	vars map[string]any
 }
 
 // callMemo is a root field's planned call within lim.
@@ -55,23 +47,33 @@ const (
 	maxMemoDocCost = 32 << 10
 )
 
-func (d *decodedBody) operation() *opMemo {
+// operation returns the kept operation, for caller, or nil.
+func (d *decodedBody) operation(caller Caller) *Operation {
 	if d == nil {
 		return nil
 	}
 	d.memo.mu.Lock()
-	defer d.memo.mu.Unlock()
-	return d.memo.op
+	kept := d.memo.op
+	d.memo.mu.Unlock()
+	if kept == nil {
+		return nil
+	}
+	o := *kept
+	o.caller = caller
+	return &o
 }
 
-func (d *decodedBody) keepOperation(o *opMemo) {
+// keepOperation keeps o, which passed its checks, without its caller.
+func (d *decodedBody) keepOperation(o *Operation) {
 	if d == nil || o.p.cost > maxMemoDocCost {
 		return
 	}
+	kept := *o
+	kept.caller = Caller{}
 	d.memo.mu.Lock()
 	defer d.memo.mu.Unlock()
 	if d.memo.op == nil {
-		d.memo.op = o
+		d.memo.op = &kept
 	}
 }
 
