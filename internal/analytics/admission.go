@@ -294,6 +294,27 @@ func (a *Admission) admitOnce(ctx context.Context, c Cost) (release func(), err 
 	return cancel, nil
 }
 
+// enter admits a query of cost c for the request of ctx, and returns what
+// to call once the query has counted: a cheap query at once, without
+// calling ctx.Done (which may cost: a server's request context arms its
+// timer on the first call); a heavy one after its turn (admit, or
+// admitOnce for a ctx that never ends).
+func (a *Admission) enter(ctx context.Context, c Cost) (counted func(), err error) {
+	if c.Units() < a.cfg.HeavyCost {
+		return noop, nil
+	}
+	if ctx.Done() == nil {
+		return a.admitOnce(ctx, c)
+	}
+	t, err := a.admit(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return func() { a.counted(t, c) }, nil
+}
+
+func noop() {}
+
 // Source returns src with its queries admitted by this budget: Count
 // estimates the query's cost (CountEstimator, else its buckets alone) and
 // waits for its turn before it counts; DimensionCounts likewise, its cost
@@ -319,24 +340,11 @@ func (s *admitted) Count(ctx context.Context, account pgtext.UUID, q *IntervalQu
 			return nil, err
 		}
 	}
-	if c.Units() < s.a.cfg.HeavyCost {
-		// Cheap: no turn, and no call of ctx.Done, which may cost (a
-		// server's request context arms its timer on the first).
-		return s.src.Count(ctx, account, q, dst)
-	}
-	if ctx.Done() == nil {
-		release, err := s.a.admitOnce(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-		return s.src.Count(ctx, account, q, dst)
-	}
-	t, err := s.a.admit(ctx, c)
+	counted, err := s.a.enter(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	defer s.a.counted(t, c)
+	defer counted()
 	return s.src.Count(ctx, account, q, dst)
 }
 
@@ -353,21 +361,10 @@ func (s *admitted) DimensionCounts(ctx context.Context, account pgtext.UUID, q *
 			c.Rows = rc.Rows * int64(len(Dimensions))
 		}
 	}
-	if c.Units() < s.a.cfg.HeavyCost {
-		return s.src.DimensionCounts(ctx, account, q)
-	}
-	if ctx.Done() == nil {
-		release, err := s.a.admitOnce(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-		return s.src.DimensionCounts(ctx, account, q)
-	}
-	t, err := s.a.admit(ctx, c)
+	counted, err := s.a.enter(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	defer s.a.counted(t, c)
+	defer counted()
 	return s.src.DimensionCounts(ctx, account, q)
 }
